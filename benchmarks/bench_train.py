@@ -1,8 +1,11 @@
 """Training step on CPU: tokens/s of our model beside transformers' LlamaForCausalLM, same shape.
 
 Both run the same work, measured alternately in one process: forward with the mean
-cross-entropy, backward, AdamW step, fp32, SDPA attention in both. Full mode adds our model
-with its blocks compiled. A GPU MFU figure needs a GPU: `torchrun ... -m training.train
+cross-entropy, backward, AdamW step, fp32, SDPA attention in both. Beside them runs the step's
+kernel floor: the same matmuls, SDPA calls, cross-entropy and fused AdamW step, each called
+directly on ready tensors with nothing between them. No implementation of the same arithmetic
+with these kernels is faster than that floor, so transformers' time over the floor's bounds what
+any such model can gain over it. Full mode adds our model with its blocks compiled. A GPU MFU figure needs a GPU: `torchrun ... -m training.train
 --model 7b --n-layers 4 --compile --activation-checkpoint selective` prints MFU on every step.
 """
 
@@ -11,6 +14,8 @@ from __future__ import annotations
 import time
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from benchmarks.common import Row
 from training.config import ModelArgs
@@ -50,6 +55,45 @@ class _Stepper:
         return time.perf_counter() - start
 
 
+class _KernelFloor:
+    """The step's unavoidable kernels alone: for each linear layer its forward and two backward
+    matmuls, SDPA forward and backward per layer, the cross-entropy over the logits with its
+    gradient, and one fused AdamW step over tensors of the model's parameter shapes."""
+
+    def __init__(self, args: ModelArgs, batch: int, seq: int):
+        with torch.device("meta"):
+            model = Transformer(args)
+        n, gen = batch * seq, torch.Generator().manual_seed(1)
+
+        def randn(*shape, grad=False):
+            return torch.randn(*shape, generator=gen).requires_grad_(grad)
+
+        self.linears = [(randn(n, m.in_features), randn(m.out_features, m.in_features), randn(n, m.out_features))
+                        for m in model.modules() if isinstance(m, nn.Linear)]
+        qkv_shape = (batch, args.n_heads, seq, args.head_dim)  # (B, H, T, K)
+        self.qkv = [randn(*qkv_shape, grad=True) for _ in range(3)]
+        self.attn_grad, self.n_layers = randn(*qkv_shape), args.n_layers
+        self.logits = randn(n, args.vocab_size, grad=True)  # (B*T, V)
+        self.targets = torch.randint(0, args.vocab_size, (n,), generator=gen)
+        params = [torch.zeros(p.shape) for p in model.parameters()]
+        for p in params:
+            p.grad = randn(*p.shape)
+        self.opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
+
+    def __call__(self, tokens: torch.Tensor) -> float:
+        start = time.perf_counter()
+        for x, w, grad_out in self.linears:
+            torch.mm(x, w.t())  # forward, as F.linear
+            torch.mm(grad_out, w)  # gradient of the input
+            torch.mm(grad_out.t(), x)  # gradient of the weight
+        for _ in range(self.n_layers):
+            out = F.scaled_dot_product_attention(*self.qkv, is_causal=True)
+            torch.autograd.grad(out, self.qkv, self.attn_grad)
+        torch.autograd.grad(F.cross_entropy(self.logits, self.targets), self.logits)
+        self.opt.step()
+        return time.perf_counter() - start
+
+
 def _race(steppers: dict, tokens: torch.Tensor, rounds: int) -> dict[str, float]:
     """Best step time of each, alternating step by step (a shared machine's drift hits all alike);
     round 0 warms up allocators and kernels (and compiles, for a compiled model)."""
@@ -76,7 +120,8 @@ def _run(quick: bool) -> list[Row]:
     batch, seq = (4, 128) if quick else (8, 256)
     rounds = 12 if quick else 30
     tokens = torch.randint(0, args.vocab_size, (batch, seq + 1), generator=torch.Generator().manual_seed(0))
-    steppers = {"ours": _Stepper(*_ours(args)), "theirs": _Stepper(*_theirs(args))}
+    steppers = {"ours": _Stepper(*_ours(args)), "theirs": _Stepper(*_theirs(args)),
+                "floor": _KernelFloor(args, batch, seq)}
     if not quick:  # compiling takes ~30 s on two cores: full mode only
         model, loss_fn = _ours(args)
         for layer in model.layers:
@@ -92,6 +137,11 @@ def _run(quick: bool) -> list[Row]:
         rows.append(Row("train step (CPU), --compile", "tokens/s per core", n / best["ours compiled"],
                         "transformers LlamaForCausalLM (sdpa, eager)", n / best["theirs"], True,
                         shape + "; our blocks through torch.compile"))
+    rows.append(Row("train step (CPU), kernel floor", "tokens/s per core", n / best["ours"],
+                    "its matmuls + SDPA + cross-entropy + AdamW alone", n / best["floor"], True,
+                    f"transformers runs at {best['floor'] / best['theirs']:.0%} of the floor's speed: no model "
+                    f"doing the same arithmetic with these kernels can be more than "
+                    f"{best['theirs'] / best['floor']:.2f}x faster than it"))
     return rows
 
 

@@ -18,8 +18,8 @@ import torch.multiprocessing as mp
 
 from tests.train_fixtures import one_thread  # noqa: F401 (fixture)
 from tests.train_fixtures import SEQ, tiny_config, write_tokens
-from training import checkpoint
-from training.config import ModelArgs
+from training import checkpoint, runtime
+from training.config import FLAVORS, ModelArgs
 from training.data import TokenStream, validation_streams
 from training.model import Transformer
 from training.optim import build_optimizer, learning_rate, warmup_steps
@@ -179,7 +179,6 @@ def test_dry_run_prints_the_paper_sizes(capsys):
 
 
 def test_batch_shapes_follow_the_data_and_the_flavor(tmp_path):
-    from training import runtime
     from training.config import TrainConfig
 
     write_tokens(str(tmp_path), seq_len=2048, vocab=300, sequences=2)  # mix.json: seq_len 2048
@@ -192,3 +191,16 @@ def test_batch_shapes_follow_the_data_and_the_flavor(tmp_path):
     assert (b.global_seqs, b.micro, b.accum) == (2048, 8, 4)
     b = runtime.batching(TrainConfig(model="tiny", micro_batch=8), 256, world=1)
     assert (b.global_seqs, b.micro, b.accum) == (16, 8, 2)
+
+
+def test_a_model_too_big_for_the_host_stops_with_a_clear_error_before_allocating():
+    args = FLAVORS["7b"].model
+    cpu = runtime.Dist(device=torch.device("cpu"))
+    with pytest.raises(SystemExit, match=r"6\.74B parameters need 100\.\d GiB .*--n-layers"):
+        runtime.check_memory(args, cpu, available=24 * 2**30)
+    runtime.check_memory(FLAVORS["tiny"].model, cpu, available=24 * 2**30)  # fits: no error
+    # On GPUs the state is sharded: 8 x 80 GB hold 7B (12.6 GiB each), one does not.
+    gpu8 = runtime.Dist(rank=0, world=8, device=torch.device("cuda", 0))
+    runtime.check_memory(args, gpu8, available=80 * 10**9)
+    with pytest.raises(SystemExit, match="per GPU"):
+        runtime.check_memory(args, runtime.Dist(world=1, device=torch.device("cuda", 0)), available=80 * 10**9)

@@ -31,17 +31,25 @@ class RMSNorm(nn.Module):
 
 
 def rope_frequencies(head_dim: int, seq_len: int, theta: float) -> torch.Tensor:
-    """e^(i * position * theta^(-2j/K)) as complex64: (T, K/2), Su et al. (2021)."""
+    """cos and sin of position * theta^(-2j/K), Su et al. (2021): (T, K/2, 2), the last axis
+    (cos, sin), which is e^(i * angle) as `torch.view_as_complex` reads it."""
     inv = 1.0 / theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)  # (K/2,)
     angles = torch.outer(torch.arange(seq_len, dtype=torch.float32), inv)  # (T, K/2)
-    return torch.polar(torch.ones_like(angles), angles)  # (T, K/2) complex
+    return torch.stack((angles.cos(), angles.sin()), dim=-1)  # (T, K/2, 2)
 
 
 def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
-    """Rotates each consecutive pair (x[2j], x[2j+1]) of every head, read as one complex number,
-    by the position's angle (the reference's complex product): x (B, T, H, K), freqs (T, K/2)."""
-    pairs = torch.view_as_complex(x.float().unflatten(-1, (-1, 2)))  # (B, T, H, K/2) complex
-    return torch.view_as_real(pairs * freqs[:, None, :]).flatten(-2).type_as(x)  # (B, T, H, K)
+    """Rotates each consecutive pair (x[2j], x[2j+1]) of every head by the position's angle (the
+    reference's complex product): x (B, T, H, K), freqs (T, K/2, 2)."""
+    pairs = x.float().unflatten(-1, (-1, 2))  # (B, T, H, K/2, 2)
+    if torch.compiler.is_compiling():
+        # Inductor generates no code for complex numbers: the same rotation in real arithmetic,
+        # which it fuses into one kernel (eager, the complex product is the faster of the two).
+        x0, x1 = pairs.unbind(-1)  # (B, T, H, K/2) each
+        cos, sin = freqs[:, None, :, 0], freqs[:, None, :, 1]  # (T, 1, K/2)
+        return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2).type_as(x)
+    rotated = torch.view_as_complex(pairs) * torch.view_as_complex(freqs)[:, None, :]  # (B, T, H, K/2)
+    return torch.view_as_real(rotated).flatten(-2).type_as(x)  # (B, T, H, K)
 
 
 class Attention(nn.Module):

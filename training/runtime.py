@@ -100,7 +100,37 @@ def shapes(cfg: TrainConfig, tokens_dir: str) -> tuple[ModelArgs, int, TokenStre
     return model_args(cfg, resolve_vocab(cfg, mix, stream), seq_len), seq_len, stream
 
 
+def available_memory(device: torch.device) -> int:
+    """Bytes this process can hope to use: the GPU's total memory, or the host's MemAvailable."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0  # unknown (not Linux): no check
+
+
+def check_memory(args: ModelArgs, env: Dist, available: int) -> None:
+    """Stops before allocating a model whose training state cannot fit: fp32 weights, gradients
+    and two AdamW moments are 16 bytes a parameter, sharded over the processes (FSDP). On the
+    CPU every process shares the host's memory, so the whole state must fit in it."""
+    state = 16 * args.num_params()
+    need = state / env.world if env.device.type == "cuda" else state
+    if available and need > available:
+        where = f"GPU ({available / 2**30:.1f} GiB)" if env.device.type == "cuda" else \
+            f"host memory available ({available / 2**30:.1f} GiB)"
+        raise SystemExit(f"{args.num_params() / 1e9:.2f}B parameters need {need / 2**30:.1f} GiB of weights, "
+                         f"gradients and AdamW moments per {'GPU' if env.device.type == 'cuda' else 'host'}, "
+                         f"more than the {where}: use more GPUs (torchrun), or fewer layers (--n-layers), "
+                         f"and see --dry-run for the estimate per GPU")
+
+
 def build_model(cfg: TrainConfig, args: ModelArgs, env: Dist) -> torch.nn.Module:
+    check_memory(args, env, available_memory(env.device))
     full = args.num_params() * 4 < _FULL_INIT_LIMIT
     with torch.device("cpu" if full else "meta"):
         model = Transformer(args)
