@@ -120,6 +120,15 @@ def test_training_lowers_the_loss_and_logs_everything(tmp_path):
     assert any(name.startswith("events.out.tfevents") for name in tb)
 
 
+def test_resuming_a_run_with_another_model_shape_stops_with_a_clear_error(tmp_path):
+    data = str(tmp_path / "data")
+    write_tokens(data)
+    train(tiny_config(data, str(tmp_path / "runs"), steps=2))
+    with pytest.raises(SystemExit, match=r"holds another model \(dim 64 there, 96 here\).*another --run"):
+        train(tiny_config(data, str(tmp_path / "runs"), steps=4, dim=96))
+    assert len(train(tiny_config(data, str(tmp_path / "runs"), steps=4))) == 2  # same shape: resumes at 2
+
+
 def test_gradient_accumulation_equals_one_big_batch(tmp_path):
     data = str(tmp_path / "data")
     write_tokens(data)

@@ -108,9 +108,15 @@ def _prune(ckpt_dir: str, keep: int) -> None:
             shutil.rmtree(os.path.join(ckpt_dir, name), ignore_errors=True)
 
 
-def load(path: str, model, optimizer=None) -> dict:
-    """Restores model (+ optimiser) in place, and this rank's RNG; returns the rest of the state."""
+def load(path: str, model, optimizer=None, model_args: dict | None = None) -> dict:
+    """Restores model (+ optimiser) in place, and this rank's RNG; returns the rest of the state.
+    With `model_args`, a checkpoint of another shape stops the run with a clear message."""
     state = torch.load(os.path.join(path, "state.pt"), map_location="cpu", weights_only=False, mmap=True)
+    saved = state.get("model_args")
+    if model_args is not None and saved is not None and saved != model_args:
+        diff = ", ".join(f"{k} {saved.get(k)} there, {v} here" for k, v in model_args.items() if saved.get(k) != v)
+        raise SystemExit(f"{path} holds another model ({diff}): give this run another --run name, "
+                         f"or the same model settings to resume it")
     options = StateDictOptions(full_state_dict=True)
     if optimizer is None:
         set_state_dict(model, optimizers=(), model_state_dict=state["model"], optim_state_dict={},

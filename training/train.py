@@ -154,12 +154,12 @@ def _line(step: int, steps: int, loss: float, lr: float, norm: float, tps: float
             f"{tps:,.0f} tok/s | MFU {mfu_text} | eta {_fmt_time(eta)}")
 
 
-def _resume(ckpt_dir: str, model, optimizer, env: runtime.Dist) -> tuple[int, int]:
+def _resume(ckpt_dir: str, model, optimizer, env: runtime.Dist, args) -> tuple[int, int]:
     """(step, data position) of the newest checkpoint, loaded into model and optimiser; (0, 0) if none."""
     path = checkpoint.latest(ckpt_dir)
     if path is None:
         return 0, 0
-    state = checkpoint.load(path, model, optimizer)
+    state = checkpoint.load(path, model, optimizer, dataclasses.asdict(args))
     if env.main:
         print(f"resumed from {path} (step {state['step']}, data position {state['data_position']})", flush=True)
     return state["step"], state["data_position"]
@@ -188,7 +188,7 @@ def train(cfg: TrainConfig) -> list[dict]:
     optimizer = build_optimizer(model, peak, cfg.weight_decay, (cfg.beta1, cfg.beta2))
     run_dir = os.path.join(cfg.runs_dir, cfg.run_name)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
-    step, position = _resume(ckpt_dir, model, optimizer, env)
+    step, position = _resume(ckpt_dir, model, optimizer, env, args)
     log = Log(run_dir, step, cfg, env.main)
     if env.main:
         print(f"{cfg.model}: {args.num_params():,} parameters, vocab {args.vocab_size}, seq {seq_len}, "
