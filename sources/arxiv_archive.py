@@ -159,13 +159,19 @@ def _unpack_tar(data: bytes) -> Unpacked:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding): UTF-8, else Latin-1 (what pre-2010 European submissions mostly are)."""
+    """(text, encoding): UTF-8, else Latin-1 (what pre-2010 European submissions mostly are).
+
+    Line ends become `\n`: submissions come from Windows (`\r\n`) and classic Mac OS (`\r`
+    alone), and TeX reads all three as the end of a line; a `%` comment must end there too."""
     if b"\0" in data:
         raise PaperError("binary_file", "NUL bytes: not a text file")
     try:
-        return data.decode("utf-8"), "utf-8"
+        text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
+        text, encoding = data.decode("latin-1"), "latin-1"
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.removeprefix("\ufeff"), encoding
 
 
 # --- main file, \input ---------------------------------------------------------------------------
@@ -195,7 +201,25 @@ def find_main(texts: dict[str, str]) -> str:
     return scored[0][1]
 
 
-_INPUT = re.compile(r"\\(input|include|subfile)(?![A-Za-z@])\s*(?:\{([^{}]*)\}|([^\s{}\\%]+))")
+# `\input{f}`, `\input f`, `\include{f}`, `\subfile{f}` (subfiles package), and the import
+# package's `\import{dir/}{f}` / `\subimport{dir/}{f}` (and `\inputfrom`, `\includefrom`, ...).
+_INPUT = re.compile(
+    r"\\(?:(?:sub)?(?:import|inputfrom|includefrom)\*?\s*\{([^{}]*)\}\s*\{([^{}]*)\}"
+    r"|(?:input|include|subfile)(?![A-Za-z@])\s*(?:\{([^{}]*)\}|([^\s{}\\%]+)))")
+_BEGIN_DOC_RE = re.compile(r"\\begin\s*\{document\}")
+_END_DOC_RE = re.compile(r"\\end\s*\{document\}")
+
+
+def document_body(text: str) -> str:
+    """An inlined file that is a document of its own (a `subfiles` or `docmute` part, with its
+    own `\\documentclass` and `\\begin{document}`): only its body, as those packages typeset it.
+    Its `\\end{document}` would otherwise end the whole paper at the first part. (A file that
+    only continues the main file's preamble up to `\\begin{document}` is left whole.)"""
+    begin = _BEGIN_DOC_RE.search(text)
+    if begin is None or not _DOCCLASS.search(text, 0, begin.start()):
+        return text
+    end = _END_DOC_RE.search(text, begin.end())
+    return text[begin.end():end.start() if end else len(text)]
 
 
 class Flattener:
@@ -207,6 +231,7 @@ class Flattener:
         self.encoding = "utf-8"
         self.missing_inputs = 0
         self.chars = 0
+        self.root_dir = ""  # the main file's folder: LaTeX runs there, so `\input` paths start there
 
     def text(self, name: str) -> str:
         if name not in self.texts:
@@ -221,7 +246,7 @@ class Flattener:
         if not is_safe_name(target) or target.startswith("|") or "://" in target:
             raise PaperError("unsafe_input", f"\\input of {target!r} outside the paper's archive")
         for candidate in (target, target + ".tex"):
-            for root in (base_dir, ""):
+            for root in dict.fromkeys((base_dir, self.root_dir, "")):
                 name = posixpath.normpath(posixpath.join(root, candidate))
                 if not is_safe_name(name):
                     raise PaperError("unsafe_input", f"\\input of {target!r} outside the paper's archive")
@@ -234,11 +259,19 @@ class Flattener:
             raise PaperError("input_depth", f"\\input nested deeper than {MAX_INPUT_DEPTH} (a cycle?)")
         text = self.text(name)
         base_dir = posixpath.dirname(name)
+        if depth == 0:
+            self.root_dir = base_dir
+        else:
+            text = document_body(text)
         out, pos = [], 0
         for m in _INPUT.finditer(text):
             out.append(text[pos:m.start()])
             pos = m.end()
-            member = self.resolve(m.group(2) if m.group(2) is not None else m.group(3), base_dir)
+            if m.group(2) is not None:  # \import{dir}{file}: the path is the folder + the file
+                target = posixpath.join(m.group(1).strip(), m.group(2).strip())
+            else:
+                target = m.group(3) if m.group(3) is not None else m.group(4)
+            member = self.resolve(target, base_dir)
             if member is None:
                 self.missing_inputs += 1  # e.g. a system file (`\input epsf`) or a figure left out
                 continue

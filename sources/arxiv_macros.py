@@ -102,7 +102,8 @@ _DEFINITION = re.compile(
 
 
 _NAME = re.compile(r"\\([A-Za-z@]+)")
-_DEF_HEAD = re.compile(r"\s*\\([A-Za-z@]+)((?:#[1-9])*)\{")
+# TeX skips spaces after a control word, so `\def\R {\mathbb{R}}` defines `\R` as well.
+_DEF_HEAD = re.compile(r"\s*\\([A-Za-z@]+)\s*((?:#[1-9])*)\{")
 
 
 def _command_name(text: str, i: int, budget: ScanBudget) -> tuple[str, int] | None:

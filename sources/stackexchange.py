@@ -10,6 +10,8 @@ the N largest (ranked by posts), unanswered questions (configurable), orphan ans
 from __future__ import annotations
 
 import dataclasses
+import html
+import logging
 import os
 import re
 import shutil
@@ -27,6 +29,7 @@ from sources.base import Source, SourceConfig
 from sources.stackexchange_html import html_to_text
 
 NAME = "stackexchange"
+log = logging.getLogger("sources.stackexchange")
 # A `<row/>` longer than this is a broken line, not a post (the largest real posts are ~100 KB;
 # the site caps bodies at 30,000 characters of markdown).
 MAX_ROW_BYTES = 4 * 1024 * 1024
@@ -52,9 +55,37 @@ def is_meta(site: str) -> bool:
     return site.startswith("meta.") or ".meta." in site
 
 
+# The dump's other tables (archive.org readme): an extracted site folder holds them beside
+# Posts.xml, and stackoverflow.com ships each as `stackoverflow.com-<Table>.7z`. None holds posts.
+OTHER_TABLES = ("badges", "comments", "posthistory", "postlinks", "tags", "users", "votes", "sites")
+
+
+def is_other_table(path: str) -> bool:
+    """`cooking.stackexchange.com/Users.xml`, `stackoverflow.com-Comments.7z`, `Sites.xml`."""
+    base = os.path.basename(path).lower()
+    if base.endswith(".xml"):
+        return base[:-4] in OTHER_TABLES
+    m = re.search(r"-([a-z]+)\.7z$", base)
+    return bool(m) and m.group(1) in OTHER_TABLES
+
+
+# XML 1.0 allows only these characters (XML 1.0 §2.2, "Char"); dump bodies now and then hold a
+# reference to another (`&#x8;` from a pasted backspace), which makes the whole row unparseable.
+_INVALID_REF = re.compile(rb"&#(?:x0*(?:[0-8bBcCe-fE-F]|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
+                          rb"|0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01]));")
+_INVALID_RAW = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def parse_row(line: bytes) -> dict[str, str]:
-    """One `<row .../>` line -> its attributes. No DTD is in scope, so no entity can expand."""
-    element = ET.fromstring(line)
+    """One `<row .../>` line -> its attributes. No DTD is in scope, so no entity can expand.
+    Characters XML forbids are dropped (the rest of the post is kept)."""
+    try:
+        element = ET.fromstring(line)
+    except ET.ParseError:
+        cleaned = _INVALID_RAW.sub(b"", _INVALID_REF.sub(b"", line))
+        if cleaned == line:
+            raise
+        element = ET.fromstring(cleaned)
     if element.tag != "row":
         raise ValueError(f"expected <row>, got <{element.tag}>")
     return dict(element.attrib)
@@ -87,6 +118,9 @@ def iter_post_lines(handle, path: str) -> Iterator[tuple[bytes | None, ErrorReco
 def read_posts(path: str, open_fn=None) -> Iterator[dict | ErrorRecord]:
     """Posts of one site input (a Posts.xml or a .7z holding one); dicts with `site` added."""
     site = site_of(path)
+    if is_other_table(path):
+        log.info("%s: skipped %s (not a posts table)", NAME, path)
+        return
     if path.endswith(".7z"):
         yield from _read_7z(path, site)
         return
@@ -164,7 +198,9 @@ def build_thread(site: str, question_id: str, posts: list[dict]) -> Document:
         return Document(doc_id, "", NAME, {"site": site, "question_id": _int(question_id), "orphan_answers": len(answers)})
     accepted = question.get("AcceptedAnswerId")
     answers = sort_answers(answers, accepted)
-    title = html_to_text(question.get("Title", "")).strip()
+    # The title is plain text, not HTML (`std::vector<bool>` is a type, not a tag): only
+    # whitespace is tidied and entities a title may carry are read.
+    title = " ".join(html.unescape(question.get("Title", "")).split())
     parts = [f"Q: {title}\n\n{html_to_text(question.get('Body', ''))}".strip()]
     parts += [f"A: {html_to_text(a.get('Body', ''))}".strip() for a in answers]
     meta = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-BLOCK_TAGS = {"p", "div", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "table", "tr", "hr", "ul", "ol", "dl"}
+BLOCK_TAGS = {"p", "div", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "table", "hr", "ul", "ol", "dl"}
 SKIP_TAGS = {"script", "style"}
 
 
@@ -22,6 +22,11 @@ class _TextBuilder(HTMLParser):
         self.pre_depth = 0
         self.skip_depth = 0
         self.lists: list[list] = []  # stack of [kind, counter]
+        # Just wrote a list marker: a "loose" Markdown list renders `<li><p>item</p></li>`, and
+        # the paragraph must stay on the marker's line.
+        self.after_marker = False
+        self.cells = 0  # cells so far in the current table row
+        self.tables = 0  # depth of <table>: the whitespace between its tags is layout, not text
 
     def _newlines(self, n: int) -> None:
         text = "".join(self.out)
@@ -30,6 +35,9 @@ class _TextBuilder(HTMLParser):
             self.out.append("\n" * (n - have))
 
     def handle_starttag(self, tag, attrs):
+        if self.after_marker and tag in ("p", "div"):
+            return
+        self.after_marker = False
         if tag in SKIP_TAGS:
             self.skip_depth += 1
         elif tag == "pre":
@@ -49,6 +57,17 @@ class _TextBuilder(HTMLParser):
                 self.out.append(f"{indent}{self.lists[-1][1]}. ")
             else:
                 self.out.append(f"{indent}- ")
+            self.after_marker = True
+        elif tag == "table":
+            self.tables += 1
+            self._newlines(2)
+        elif tag == "tr":  # Markdown tables (2020 on): one line a row, cells apart
+            self._newlines(1)
+            self.cells = 0
+        elif tag in ("td", "th"):
+            if self.cells:
+                self.out.append(" | ")
+            self.cells += 1
         elif tag == "br":
             self.out.append("\n")
         elif tag == "img":
@@ -68,6 +87,9 @@ class _TextBuilder(HTMLParser):
             self._newlines(2)
         elif tag == "code" and not self.pre_depth:
             self.out.append("`")
+        elif tag == "table":
+            self.tables = max(0, self.tables - 1)
+            self._newlines(2)
         elif tag in ("ul", "ol"):
             if self.lists:
                 self.lists.pop()
@@ -76,8 +98,9 @@ class _TextBuilder(HTMLParser):
             self._newlines(2)
 
     def handle_data(self, data):
-        if self.skip_depth:
+        if self.skip_depth or ((self.after_marker or self.tables) and not data.strip()):
             return
+        self.after_marker = False
         if self.pre_depth:
             self.out.append(data)
         else:

@@ -278,3 +278,75 @@ def test_job_on_sample(tmp_path):
     errors = read_jsonl_gz(str(out / "errors" / "arxiv" / "*.jsonl.gz"))
     assert len(errors) == 5 and all("root:x" not in e["excerpt"] for e in errors)
     assert sorted(os.listdir(tmp_path)) == ["out", "raw"]
+
+
+# --- real-format variations of submissions -----------------------------------------------------------
+WORDS = " ".join(f"word{i}" for i in range(40))
+
+
+def _paper_in_bulk(tmp_path, name: str, files: dict[str, bytes]):
+    """Writes one submission as it comes in a bulk tar (`YYMM/<id>.gz`, a gzipped tar) and reads it."""
+    bulk = tmp_path / "arXiv_src_2301_001.tar"
+    bulk.write_bytes(_tar({name: _gz(_tar(files))}))
+    (record,) = read_papers(str(bulk))
+    assert not isinstance(record, ErrorRecord), record
+    return record
+
+
+def test_subfiles_parts_are_inlined_without_their_own_document(tmp_path):
+    part = "\\documentclass[../main.tex]{{subfiles}}\n\\begin{{document}}\n\\section{{{0}}}\n{0} {1}\n\\end{{document}}\n"
+    doc = _paper_in_bulk(tmp_path, "2301/2301.00007.gz", {
+        "main.tex": b"\\documentclass{article}\n\\usepackage{subfiles}\n\\begin{document}\n\\maketitle\n"
+                    b"\\subfile{sections/intro}\n\\subfile{sections/method}\n\\end{document}\n",
+        "sections/intro.tex": part.format("Introduction", WORDS).encode(),
+        "sections/method.tex": part.format("Method", WORDS).encode()})
+    assert doc.meta["main_file"] == "main.tex"
+    status, doc = clean_paper(doc, _steps())
+    assert status == "kept"
+    assert "\\section{Introduction}" in doc.text and "\\section{Method}" in doc.text  # not cut at the first part's end
+    assert "documentclass" not in doc.text and "\\end{document}" not in doc.text
+
+
+def test_preamble_continued_in_an_input_file_keeps_its_macros():
+    files = {"main.tex": b"\\documentclass{article}\n\\input{defs}\n\\section{A} $\\R$ " + WORDS.encode() + b"\n\\end{document}",
+             "defs.tex": b"\\newcommand{\\R}{\\mathbb{R}}\n\\begin{document}\n"}
+    text, _, _ = archive.read_paper(archive.Unpacked(files))
+    status, doc = clean_paper(Document("arxiv/x", text, "arxiv", {}), _steps())
+    assert status == "kept" and "$\\mathbb{R}$" in doc.text
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n"])
+def test_mac_and_windows_line_ends_end_comments_at_the_line(newline):
+    paper = newline.join(["\\documentclass{article}", "\\begin{document}", "\\section{Intro}",
+                          "First line. % a remark for the coauthors", "", "", "Second line stays.",
+                          "Third line stays too.", "\\end{document}", ""])
+    text, _, _ = archive.read_paper(archive.Unpacked({"paper.tex": paper.encode("latin-1")}))
+    status, doc = clean_paper(Document("arxiv/x", text, "arxiv", {}), _steps())
+    assert status == "kept"
+    assert doc.text == "\\section{Intro}\nFirst line.\n\nSecond line stays.\nThird line stays too."
+
+
+def test_nested_input_resolved_from_the_main_files_folder():
+    # LaTeX runs in the main file's folder: an \input inside sec/a.tex names sec/b from there.
+    files = {"paper/main.tex": b"\\documentclass{article}\\begin{document}\\input{sec/a}\\end{document}",
+             "paper/sec/a.tex": b"\\section{A} text of a. \\input{sec/b}", "paper/sec/b.tex": b"text of b."}
+    text, main, flat = archive.read_paper(archive.Unpacked(files))
+    assert main == "paper/main.tex" and "text of b." in text and flat.missing_inputs == 0
+
+
+def test_import_package_paths_are_inlined_and_stay_inside():
+    files = {"main.tex": b"\\documentclass{article}\\usepackage{import}\\begin{document}"
+                         b"\\import{chapters/}{one}\n\\subimport*{chapters/}{two.tex}\\end{document}",
+             "chapters/one.tex": b"\\section{One} one text. \\input{fig}", "chapters/fig.tex": b"figure text.",
+             "chapters/two.tex": b"\\section{Two} two text."}
+    text, _, flat = archive.read_paper(archive.Unpacked(files))
+    assert "one text. figure text." in text and "two text." in text and flat.missing_inputs == 0
+    files["main.tex"] = b"\\documentclass{article}\\begin{document}\\import{/etc/}{passwd}\\end{document}"
+    with pytest.raises(archive.PaperError) as info:
+        archive.read_paper(archive.Unpacked(files))
+    assert info.value.kind == "unsafe_input"
+
+
+def test_def_with_a_space_before_its_body_is_expanded():
+    out, n = tex.expand_macros("\\def\\eps {\\varepsilon}\n\\def\\vv #1{\\vec{#1}}\n$\\eps < \\vv x$")
+    assert (out.strip(), n) == ("$\\varepsilon < \\vec{x}$", 2)

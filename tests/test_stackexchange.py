@@ -10,7 +10,7 @@ import pytest
 
 from pipeline import files
 from samples import stackexchange as sample
-from sources.stackexchange import (StackExchangeConfig, StackExchangeSource, Unanswered, build_thread,
+from sources.stackexchange import (StackExchangeConfig, StackExchangeSource, Unanswered, build_thread, parse_row,
                                    html_to_text, iter_post_lines, parse_tags, rank_sites, read_posts, site_of,
                                    sort_answers)
 from tests.helpers import clean_docs, read_jsonl_gz, run_source
@@ -114,3 +114,68 @@ def test_whole_job_on_the_sample(tmp_path):
     assert any(d["meta"]["answer_scores"] == [100, 10, 9, 2, -5] for d in docs)
     rejected = read_jsonl_gz(str(tmp_path / "out" / "rejected" / "stackexchange" / "*.jsonl.gz"))
     assert sum(result["dropped"].values()) == len(rejected)
+
+
+# --- the dump as distributed ---------------------------------------------------------------------
+def _posts_xml(rows: list[str]) -> bytes:
+    """A Posts.xml as the dump writes it: UTF-8 BOM, CRLF line ends, one `<row/>` a line."""
+    lines = ['\ufeff<?xml version="1.0" encoding="utf-8"?>', "<posts>", *("  " + r for r in rows), "</posts>", ""]
+    return "\r\n".join(lines).encode("utf-8")
+
+
+def test_other_tables_of_an_extracted_site_folder_are_not_read_as_posts():
+    users = _posts_xml(['<row Id="-1" Reputation="1" CreationDate="2010-07-28T16:38:27.683" DisplayName="Community" />',
+                        '<row Id="2" Reputation="101" DisplayName="Geoff" />'])
+    for path in ("cooking.stackexchange.com/Users.xml", "cooking.stackexchange.com/Comments.xml",
+                 "stackoverflow.com-Users.7z", "stackoverflow.com-PostHistory.7z", "raw/Sites.xml"):
+        assert list(read_posts(path, open_fn=lambda p: io.BytesIO(users))) == [], path
+    posts = _posts_xml(['<row Id="1" PostTypeId="1" Title="T" Body="&lt;p&gt;b&lt;/p&gt;" />'])
+    rows = list(read_posts("cooking.stackexchange.com/Posts.xml", open_fn=lambda p: io.BytesIO(posts)))
+    assert [r["Id"] for r in rows] == ["1"] and rows[0]["site"] == "cooking.stackexchange.com"
+
+
+def test_title_is_plain_text_not_html():
+    question = {"Id": "1", "PostTypeId": "1", "Title": "Why is std::vector<bool> not a <container>?",
+                "Body": "<p>See <code>std::vector&lt;bool&gt;</code>.</p>"}
+    doc = build_thread("stackoverflow.com", "1", [question, answer(2, 1)])
+    assert doc.meta["title"] == "Why is std::vector<bool> not a <container>?"
+    assert doc.text.startswith("Q: Why is std::vector<bool> not a <container>?\n\nSee `std::vector<bool>`.")
+
+
+def test_invalid_xml_character_references_cost_the_character_not_the_post():
+    line = (b'<row Id="7" PostTypeId="1" Score="-2" Title="Backspace&#x8; in &#31;titles" '
+            b'Body="&lt;p&gt;press \x0b&#x8;&#8; &#x1F600; &#xA;&#x9;key&lt;/p&gt;" />')
+    row = parse_row(line)
+    assert row["Title"] == "Backspace in titles" and row["Body"] == "<p>press  \U0001F600 \n\tkey</p>"
+    with pytest.raises(Exception):
+        parse_row(b'<row Id="8" PostTypeId="1" Body="unclosed />')
+
+
+def test_loose_lists_and_tables_keep_their_layout():
+    assert html_to_text("<ol>\n<li><p>first step</p></li>\n<li>\n<p>second step</p>\n</li>\n</ol>") == \
+        "1. first step\n\n2. second step"
+    table = ("<table>\n<thead>\n<tr>\n<th>Name</th>\n<th>Age</th>\n</tr>\n</thead>\n<tbody>\n"
+             "<tr>\n<td>Bob</td>\n<td>42</td>\n</tr>\n</tbody>\n</table>\n<p>after</p>")
+    assert html_to_text(table) == "Name | Age\nBob | 42\n\nafter"
+
+
+def test_job_on_an_extracted_site_folder_and_split_archives(tmp_path):
+    site = tmp_path / "raw" / "cooking.stackexchange.com"
+    site.mkdir(parents=True)
+    (site / "Posts.xml").write_bytes(_posts_xml([
+        '<row Id="1" PostTypeId="1" AcceptedAnswerId="3" Score="5" Title="Is a &lt;br&gt; tag ok in recipes?" '
+        'Tags="|html|recipes|" Body="&lt;p&gt;Question&#xA;text &#x8;here&lt;/p&gt;" ContentLicense="CC BY-SA 4.0" />',
+        '<row Id="2" PostTypeId="2" ParentId="1" Score="-1" Body="&lt;ul&gt;&lt;li&gt;&lt;p&gt;low&lt;/p&gt;&lt;/li&gt;&lt;/ul&gt;" />',
+        '<row Id="3" PostTypeId="2" ParentId="1" Score="10" Body="&lt;p&gt;high&lt;/p&gt;" />',
+        '<row Id="4" PostTypeId="5" Body="&lt;p&gt;tag wiki&lt;/p&gt;" />',
+        '<row Id="5" PostTypeId="2" ParentId="99" Score="1" Body="&lt;p&gt;question deleted&lt;/p&gt;" />']))
+    for table in ("Users", "Comments", "Votes", "Badges", "PostHistory", "PostLinks", "Tags"):
+        (site / f"{table}.xml").write_bytes(_posts_xml([f'<row Id="{i}" UserId="1" />' for i in range(1, 50)]))
+    (tmp_path / "raw" / "stackoverflow.com-Users.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\0" * 32)
+    out = tmp_path / "out"
+    result = run_source(StackExchangeSource(StackExchangeConfig()), files.expand_inputs(str(tmp_path / "raw")), str(out))
+    assert result["errors"] == {}
+    assert result["documents_out"] == 1 and result["dropped"] == {"orphan_answers": 1}
+    (doc,) = clean_docs(str(out), "stackexchange")
+    assert doc["text"] == "Q: Is a <br> tag ok in recipes?\n\nQuestion text here\n\nA: high\n\nA: - low"
+    assert doc["meta"]["tags"] == ["html", "recipes"] and doc["meta"]["answer_scores"] == [10, -1]
