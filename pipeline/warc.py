@@ -46,6 +46,11 @@ from pipeline.document import Document, ErrorRecord, stable_id
 # are far below this; a bigger record is an anomaly we count and skip instead of holding it.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
+# Common Crawl publishes each crawl's file list as `wet.paths.gz` / `warc.paths.gz`: one
+# `crawl-data/CC-MAIN-.../wet/...warc.wet.gz` path a line, easily passed as input by mistake.
+PATHS_LISTING_HINT = (" (this looks like a Common Crawl *.paths listing: download the files it names "
+                      "and pass those as input)")
+
 TEXT_RECORD_TYPES = ("conversion", "resource")  # WET uses `conversion`; `resource` holds plain files
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -126,7 +131,10 @@ def read_warc_stream(stream: IO[bytes], name: str, source: str, max_record_bytes
                                      "the record it held is lost")
             return
         except Exception as exc:  # not a WARC, corrupt gzip: nothing after this point is readable
-            yield ErrorRecord.of(source, f"{name}#{number + 1}", "unreadable_archive", exc)
+            message = f"{type(exc).__name__}: {exc}"
+            if number < 0 and "crawl-data/" in message:
+                message += PATHS_LISTING_HINT
+            yield ErrorRecord.of(source, f"{name}#{number + 1}", "unreadable_archive", message)
             return
         number += 1
         if not str(record.format).startswith("warc"):  # warcio reads any text line as an old ARC record
