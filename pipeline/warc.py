@@ -24,11 +24,16 @@ Defences, each a counted error kind (the key in stats.json "errors"):
   data); the file's remaining records are lost and this one error says so.
 
 Gzip is handled by warcio member by member (Common Crawl compresses each record as its own
-gzip member), so reading streams and a bad member does not poison the ones before it.
+gzip member), so reading streams and a bad member does not poison the ones before it. A file
+gzipped whole (one member, e.g. a `.warc.wet` recompressed with `gzip`) is read too: warcio
+refuses it as unfit for replay, which does not matter for reading. An interrupted download
+ends inside a gzip member; when that member gave no record (the cut fell in its first bytes
+or its headers) it is still a `truncated_record`, never a page silently gone.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 from typing import IO, Iterator
 
@@ -40,6 +45,11 @@ from pipeline.document import Document, ErrorRecord, stable_id
 # Common Crawl's fetcher truncates payloads (marked `WARC-Truncated: length`), so real pages
 # are far below this; a bigger record is an anomaly we count and skip instead of holding it.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+# Common Crawl publishes each crawl's file list as `wet.paths.gz` / `warc.paths.gz`: one
+# `crawl-data/CC-MAIN-.../wet/...warc.wet.gz` path a line, easily passed as input by mistake.
+PATHS_LISTING_HINT = (" (this looks like a Common Crawl *.paths listing: download the files it names "
+                      "and pass those as input)")
 
 TEXT_RECORD_TYPES = ("conversion", "resource")  # WET uses `conversion`; `resource` holds plain files
 HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -61,10 +71,53 @@ def read_warc(path: str, source: str, max_record_bytes: int = MAX_RECORD_BYTES,
         yield from read_warc_stream(handle, path, source, max_record_bytes, main_content)
 
 
+class _CountingReader:
+    """The raw stream as warcio uses it (`read`, `tell`), counting the bytes read."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.bytes_read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def tell(self) -> int:
+        return self.bytes_read
+
+
+class _Records(ArchiveIterator):
+    """warcio's iterator, reading whole-file gzip too, and telling whether the file ended inside
+    a gzip member that gave no record (`lost_member`)."""
+
+    lost_member = False
+    _last_member = None
+
+    def __init__(self, stream: IO[bytes], **kwargs):
+        self.counted = _CountingReader(stream)
+        super().__init__(self.counted, **kwargs)
+
+    def _raise_invalid_gzip_err(self):
+        """warcio refuses several records in one gzip member (unfit for replay); reading is fine."""
+
+    def _next_record(self, next_line):
+        record = super()._next_record(next_line)
+        self._last_member = getattr(self.reader, "decompressor", None)
+        return record
+
+    def close(self):
+        decompressor = getattr(self.reader, "decompressor", None) if self.reader else None
+        if self.counted.bytes_read and decompressor is not None and decompressor is not self._last_member \
+                and not getattr(decompressor, "eof", True):
+            self.lost_member = True  # a member was started, never finished, and parsed into nothing
+        super().close()
+
+
 def read_warc_stream(stream: IO[bytes], name: str, source: str, max_record_bytes: int = MAX_RECORD_BYTES,
                      main_content: bool = False) -> Iterator[Document | ErrorRecord]:
     """`read_warc` over an open binary stream; `name` identifies it in ids and errors."""
-    records = ArchiveIterator(stream, check_digests=True)
+    records = _Records(stream, check_digests=True)
     number = -1
     while True:
         try:
@@ -72,9 +125,16 @@ def read_warc_stream(stream: IO[bytes], name: str, source: str, max_record_bytes
         except StopIteration:
             if number < 0 and records.err_count:  # warcio skipped every line: no WARC here
                 yield ErrorRecord.of(source, name, "unreadable_archive", "no WARC record found in the file")
+            elif records.lost_member:
+                yield ErrorRecord.of(source, f"{name}#{number + 1}", "truncated_record",
+                                     "the file ends inside a gzip member (an interrupted download?): "
+                                     "the record it held is lost")
             return
         except Exception as exc:  # not a WARC, corrupt gzip: nothing after this point is readable
-            yield ErrorRecord.of(source, f"{name}#{number + 1}", "unreadable_archive", exc)
+            message = f"{type(exc).__name__}: {exc}"
+            if number < 0 and "crawl-data/" in message:
+                message += PATHS_LISTING_HINT
+            yield ErrorRecord.of(source, f"{name}#{number + 1}", "unreadable_archive", message)
             return
         number += 1
         if not str(record.format).startswith("warc"):  # warcio reads any text line as an old ARC record
@@ -91,6 +151,13 @@ def read_warc_stream(stream: IO[bytes], name: str, source: str, max_record_bytes
 
 def _convert(record, where: str, source: str, cap: int, main_content: bool) -> Document | ErrorRecord | None:
     rtype = record.rec_type
+    declared = record.rec_headers.get_header("Content-Length")
+    if declared is None or not declared.strip().isdigit():
+        # Content-Length is mandatory in every WARC record (WARC 1.1 spec, section 5.3); without
+        # it the headers were cut (an interrupted file), so even the record type is unreliable.
+        return ErrorRecord.of(source, where, "truncated_record",
+                              f"{rtype or 'untyped'} record has no valid Content-Length ({declared!r}): "
+                              "its headers are cut")
     if rtype in TEXT_RECORD_TYPES:
         body = _read_capped(record.content_stream(), cap)
     elif rtype == "response" and _is_html(record):
@@ -132,9 +199,7 @@ def _read_capped(stream, cap: int) -> bytes:
 
 
 def _integrity_problem(record, body: bytes) -> tuple[str, str] | None:
-    declared = record.rec_headers.get_header("Content-Length")
-    if declared is None or not declared.strip().isdigit():
-        return "truncated_record", f"record has no valid Content-Length ({declared!r})"
+    declared = record.rec_headers.get_header("Content-Length")  # checked valid by _convert
     if record.rec_type in TEXT_RECORD_TYPES and len(body) < int(declared):
         return "truncated_record", f"block has {len(body)} bytes, Content-Length says {declared}"
     checker = getattr(record, "digest_checker", None)
@@ -167,8 +232,18 @@ def _html_to_text(body: bytes, record, main_content: bool) -> str:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
             charset = value.strip("\"' ")
+    if charset and not _known_codec(charset):
+        charset = None  # labels seen in the wild: "none", "utf-8, iso-8859-1", "x-user-defined"
     html = bytes_to_str(body, charset or detect_encoding(body))
     return extract_plain_text(html, main_content=main_content)
+
+
+def _known_codec(label: str) -> bool:
+    try:
+        codecs.lookup(label)
+    except LookupError:
+        return False
+    return True
 
 
 def _document(headers, text: str, source: str, where: str) -> Document:

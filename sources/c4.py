@@ -1,14 +1,15 @@
 """C4: the Colossal Clean Crawled Corpus recipe (T5 paper, Raffel et al. 2020, section 2.2),
 15% of the LLaMA mixture.
 
-Input, by file name:
+Input, by file name, else by content (a file whose first bytes, gunzipped, are `WARC/`):
 - Common Crawl WET/WARC files (`*.warc.wet.gz`, `*.warc.gz`, `*.wet`, `*.warc`): the full recipe
-  from raw crawl, read by `pipeline.warc.read_warc`;
+  from raw crawl, read by `pipeline.warc.read_warc` (WAT files give no pages);
 - the released C4 JSON format (`c4-train.00000-of-01024.json.gz`, one `{"text", "timestamp",
   "url"}` object a line, gzip or plain): revalidated and reformatted.
+Anything else (a `wet.paths.gz` list passed by mistake) is one `unreadable_file` error.
 
 Steps (labels as in the Beam graph), after TFDS `tensorflow_datasets/text/c4.py`:
-`PageLength` (TFDS `is_valid_length`) -> `DedupUrl` (TFDS `dedupe_urls`, one page per URL) ->
+`PageLength` (TFDS `is_valid_length`) -> `DedupUrl` (TFDS `normalize_url` + `dedupe_urls`, one page per URL) ->
 `CleanPage` (`sources.c4_rules.CleanPage`: the line and page rules) -> `BadWords` (LDNOOBW) ->
 `LanguageId` (fastText lid.176, see below) -> `DedupSpans` (the paper: "we discarded all but one
 of any three-sentence span occurring more than once in the data set").
@@ -31,6 +32,7 @@ import functools
 import gzip
 import json
 import os
+import re
 import zlib
 from typing import Iterator
 
@@ -43,7 +45,7 @@ from pipeline.dedup import ExactDedup, RemoveRepeatedSpans
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.files import stable_hash64
 from pipeline.langid import LanguageId
-from pipeline.warc import read_warc
+from pipeline.warc import PATHS_LISTING_HINT, read_warc
 from sources import c4_rules
 from sources.base import Source, SourceConfig
 
@@ -81,6 +83,23 @@ def is_warc(path: str) -> bool:
     return path.lower().endswith(WARC_SUFFIXES)
 
 
+def sniff(path: str) -> str:
+    """What a file holds, by its first bytes (gunzipped when gzip): "warc" (`WARC/` first, as
+    WET, WARC and WAT files under any name), "json" (a C4 line starts with `{`; also empty and
+    unreadable files, which the JSON reader reports), else "other" (e.g. a `wet.paths.gz` list)."""
+    try:
+        raw, lines = _open_text_lines(path)
+        with raw:
+            head = lines.read(256).lstrip()
+    except Exception:  # a truncated or corrupt file: the JSON reader counts it
+        return "json"
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if not head or head.startswith(b"{"):
+        return "json"
+    return "other"
+
+
 def _open_text_lines(path: str):
     """Binary line reader over a C4 JSON file, gunzipping when the name or magic says so."""
     handle = FileSystems.open(path, compression_type="uncompressed")
@@ -89,6 +108,15 @@ def _open_text_lines(path: str):
     if head == b"\x1f\x8b":
         return handle, gzip.GzipFile(fileobj=handle)
     return handle, handle
+
+
+def _first_line(path: str) -> bytes:
+    try:
+        raw, lines = _open_text_lines(path)
+        with raw:
+            return lines.readline(1024)
+    except Exception:
+        return b""
 
 
 def parse_c4_line(line: bytes, where: str, file_name: str, number: int) -> Document | ErrorRecord:
@@ -210,8 +238,20 @@ class PopLineCounts(beam.DoFn):
         yield doc
 
 
+# TFDS `c4_utils.normalize_url`, applied before `dedupe_urls`: the scheme and a leading "www.",
+# a query starting with utm_/ref/feed, and trailing slashes are not part of a page's identity
+# (a crawl holds http and https, www and bare, tracking-tagged copies of the same page).
+_URL_SCHEME = re.compile(r"https?://(www\.)?")
+_URL_TRACKING_QUERY = re.compile(r"\?(utm_|ref|feed).*")
+
+
+def normalize_url(url: str) -> str:
+    return _URL_TRACKING_QUERY.sub("", _URL_SCHEME.sub("", url)).rstrip("/")
+
+
 def _url_key(doc: Document) -> str:
-    return doc.meta.get("url") or f"no-url:{doc.id}"
+    url = doc.meta.get("url")
+    return normalize_url(url) if url else f"no-url:{doc.id}"
 
 
 class C4Source(Source):
@@ -220,11 +260,17 @@ class C4Source(Source):
     description = "C4 (T5 paper 2.2): page-cleaning heuristics, bad words, language ID, span dedup"
 
     def read(self, path: str) -> Iterator[Document | ErrorRecord]:
-        if is_warc(path):
+        kind = "warc" if is_warc(path) else sniff(path)
+        if kind == "warc":
             for record in read_warc(path, NAME):
                 yield from_warc(record)
-        else:
+        elif kind == "json":
             yield from read_c4_json(path)
+        else:  # one error for the file, not one "malformed_json" per line of it
+            first = _first_line(path)
+            hint = PATHS_LISTING_HINT if first.startswith(b"crawl-data/") else ""
+            yield ErrorRecord.of(NAME, path, "unreadable_file",
+                                 f"neither a WARC/WET file nor C4 JSON lines{hint}", first)
 
     def clean(self, docs, ledger):
         cfg = self.config

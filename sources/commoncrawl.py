@@ -54,7 +54,7 @@ class CommonCrawlConfig(SourceConfig):
     lid_model: str = dataclasses.field(default="", metadata={
         "help": "lid.176 model (default: data/models/lid.176.ftz, else the setup asset)"})
     lm_dir: str = dataclasses.field(default=os.path.join("data", "models"), metadata={
-        "help": "folder with en.sp.model, en.arpa.bin, en.cutoffs.json from `make lm`"})
+        "help": "folder with <lang>.sp.model, <lang>.arpa.bin, <lang>.cutoffs.json per language (`make lm` builds en)"})
     keep_buckets: tuple[str, ...] = dataclasses.field(default=("head", "middle"), metadata={
         "help": "perplexity buckets kept (head, middle, tail)"})
     head_cutoff: float = dataclasses.field(default=0.0, metadata={
@@ -96,14 +96,15 @@ class CommonCrawl(Source):
         c = self.config
         steps: dict[str, Filter] = {
             "LanguageId": LanguageId(c.languages, c.language_threshold, c.lid_model),
-            "Perplexity": PerplexityBuckets(c.lm_dir, c.keep_buckets, c.head_cutoff, c.tail_cutoff),
+            "Perplexity": PerplexityBuckets(c.lm_dir, c.keep_buckets, c.head_cutoff, c.tail_cutoff, c.languages),
         }
         if c.wiki_threshold > 0:  # --wiki-threshold 0 turns the classifier step off
             steps["WikiReference"] = WikiReference(c.classifier_model, c.wiki_threshold)
         return steps
 
     def clean(self, docs, ledger):
-        require_lm(self.config.lm_dir)  # clear errors at construction, before any worker starts
+        c = self.config  # clear errors at construction, before any worker starts: a model per language
+        require_lm(c.lm_dir, c.languages, cutoffs_given=bool(c.head_cutoff and c.tail_cutoff))
         if self.config.wiki_threshold > 0:
             require_classifier(self.config.classifier_model)
         docs = ledger.filter(docs, TooShort(self.config.min_chars), "TooShort")
@@ -115,11 +116,19 @@ class CommonCrawl(Source):
         return docs
 
     def extra_stats(self, stats: dict) -> dict:
-        head, tail, origin = load_cutoffs(self.config.lm_dir)
-        if self.config.head_cutoff and self.config.tail_cutoff:
-            origin = "flags"
-        return {"perplexity_cutoffs": {"head": self.config.head_cutoff or head,
-                                       "tail": self.config.tail_cutoff or tail, "from": origin}}
+        c = self.config
+        by_language = {}
+        for lang in c.languages:
+            if c.head_cutoff and c.tail_cutoff:
+                head, tail, origin = c.head_cutoff, c.tail_cutoff, "flags"
+            else:
+                head, tail, origin = load_cutoffs(c.lm_dir, lang)
+            by_language[lang] = {"head": c.head_cutoff or head, "tail": c.tail_cutoff or tail, "from": origin}
+        first = by_language[c.languages[0]]  # the report plots one language's cutoffs
+        extra = {"perplexity_cutoffs": dict(first)}
+        if len(by_language) > 1:
+            extra["perplexity_cutoffs"]["by_language"] = by_language
+        return extra
 
     def plain_loop(self, paths: list[str]) -> tuple[list[Document], dict[str, int], dict[str, int]]:
         """The whole job as one Python loop in one process, everything in memory (the benchmark

@@ -11,7 +11,13 @@ column `en`, rows 30 and 60), valid for CCNet's own full-Wikipedia LM; `make lm`
 same percentiles for the LM it trains (`<lm_dir>/en.cutoffs.json`), and those are used when
 present.
 
-The models are files made by `make lm` (sources/commoncrawl_lm.py); they load in `setup()`.
+The models are per language, as in CCNet (`DocLM` picks each page's LM by its `language`):
+`<lm_dir>/<lang>.sp.model`, `<lang>.arpa.bin` and `<lang>.cutoffs.json`, the names of CCNet's
+released LMs, so those can be dropped in for other languages. `make lm` builds English; a page is
+scored with the LM of the language fastText gave it, never with another language's (a
+Bulgarian page under the English LM lands in `tail` whatever its quality). A selected language
+without an LM, or without cutoffs (only English has built-in ones), is a clear error before the
+job starts. The models load in `setup()`.
 """
 
 from __future__ import annotations
@@ -55,40 +61,54 @@ def normalize(line: str) -> str:
     return _NON_PRINTING.sub("", line)
 
 
-def model_paths(lm_dir: str) -> dict[str, str]:
-    return {"sp": os.path.join(lm_dir, SP_MODEL), "lm": os.path.join(lm_dir, LM_MODEL),
-            "cutoffs": os.path.join(lm_dir, CUTOFFS)}
+def model_paths(lm_dir: str, language: str = "en") -> dict[str, str]:
+    """The files of one language's LM (SP_MODEL, LM_MODEL, CUTOFFS for English)."""
+    return {"sp": os.path.join(lm_dir, SP_MODEL.replace("en.", f"{language}.", 1)),
+            "lm": os.path.join(lm_dir, LM_MODEL.replace("en.", f"{language}.", 1)),
+            "cutoffs": os.path.join(lm_dir, CUTOFFS.replace("en.", f"{language}.", 1))}
 
 
-def require_lm(lm_dir: str) -> None:
-    """A clear error naming `make lm` when the models are not there."""
-    paths = model_paths(lm_dir)
-    missing = [paths[k] for k in ("sp", "lm") if not os.path.exists(paths[k])]
+def require_lm(lm_dir: str, languages: tuple[str, ...] = ("en",), cutoffs_given: bool = False) -> None:
+    """A clear error naming `make lm` when a selected language's LM (or its cutoffs) is not there."""
+    missing = [paths[k] for paths in (model_paths(lm_dir, lang) for lang in languages)
+               for k in ("sp", "lm") if not os.path.exists(paths[k])]
     if missing:
+        others = [lang for lang in languages if lang != "en"]
+        hint = (f"; `make lm` builds English only: for {', '.join(others)} put CCNet's <lang>.sp.model "
+                f"and <lang>.arpa.bin there" if others else "")
         raise FileNotFoundError(f"CommonCrawl perplexity model missing: {', '.join(missing)}; "
-                                f"run `make lm` first (python -m sources.commoncrawl_lm --data DATA)")
+                                f"run `make lm` first (python -m sources.commoncrawl_lm --data DATA){hint}")
+    if not cutoffs_given:
+        for lang in languages:
+            load_cutoffs(lm_dir, lang)
 
 
-def load_cutoffs(lm_dir: str) -> tuple[float, float, str]:
-    """(head, tail, where from): `make lm`'s percentiles if written, else CCNet's English cutoffs."""
-    path = model_paths(lm_dir)["cutoffs"]
+def load_cutoffs(lm_dir: str, language: str = "en") -> tuple[float, float, str]:
+    """(head, tail, where from): `make lm`'s percentiles if written, else CCNet's English cutoffs
+    (English only: another language without a cutoffs file is an error naming the file)."""
+    path = model_paths(lm_dir, language)["cutoffs"]
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         return float(data["head"]), float(data["tail"]), path
+    if language != "en":
+        raise FileNotFoundError(f"no perplexity cutoffs for {language!r}: write {path} as "
+                                f'{{"head": P30, "tail": P60}} (e.g. from CCNet\'s cutoff.csv, column '
+                                f"{language}) or pass --head-cutoff and --tail-cutoff")
     return CCNET_EN_CUTOFFS[0], CCNET_EN_CUTOFFS[1], "CCNet cutoff.csv (en)"
 
 
 class PerplexityModel:
-    """SentencePiece + KenLM, loaded lazily, never pickled."""
+    """One language's SentencePiece + KenLM, loaded lazily, never pickled."""
 
-    def __init__(self, lm_dir: str):
+    def __init__(self, lm_dir: str, language: str = "en"):
         self.lm_dir = lm_dir
+        self.language = language
         self._sp = None
         self._lm = None
 
     def __getstate__(self):
-        return {"lm_dir": self.lm_dir, "_sp": None, "_lm": None}
+        return {"lm_dir": self.lm_dir, "language": self.language, "_sp": None, "_lm": None}
 
     def load(self) -> None:
         if self._lm is not None:
@@ -96,8 +116,8 @@ class PerplexityModel:
         import kenlm
         import sentencepiece
 
-        require_lm(self.lm_dir)
-        paths = model_paths(self.lm_dir)
+        require_lm(self.lm_dir, (self.language,), cutoffs_given=True)
+        paths = model_paths(self.lm_dir, self.language)
         self._sp = sentencepiece.SentencePieceProcessor(model_file=paths["sp"])
         self._lm = kenlm.Model(paths["lm"])
 
@@ -131,29 +151,44 @@ def bucket(perplexity: float, head: float, tail: float) -> str:
 
 
 class PerplexityBuckets(Filter):
-    """Sets meta perplexity/bucket; drops pages whose bucket is not kept (`perplexity_<bucket>`)."""
+    """Sets meta perplexity/bucket; drops pages whose bucket is not kept (`perplexity_<bucket>`).
+
+    Each page is scored with the LM of its `meta["language"]` (the language-ID step's); with
+    one language configured, every page gets that language's LM. `head`/`tail` (flags) apply to
+    every language; unset, each language's come from its cutoffs file (English: CCNet's)."""
 
     name = "perplexity"
 
     def __init__(self, lm_dir: str, keep: tuple[str, ...] = ("head", "middle"),
-                 head: float = 0.0, tail: float = 0.0):
-        self.model = PerplexityModel(lm_dir)
+                 head: float = 0.0, tail: float = 0.0, languages: tuple[str, ...] = ("en",)):
+        self.languages = tuple(languages)
+        self.models = {lang: PerplexityModel(lm_dir, lang) for lang in self.languages}
+        self.model = self.models[self.languages[0]]
         self.keep = tuple(keep)
         self.lm_dir = lm_dir
         self.head, self.tail = head, tail
+        self.cutoffs: dict[str, tuple[float, float]] = {}
 
     def setup(self) -> None:
-        self.model.load()
-        if not (self.head and self.tail):
-            head, tail, _ = load_cutoffs(self.lm_dir)
-            self.head = self.head or head
-            self.tail = self.tail or tail
+        for lang, model in self.models.items():
+            model.load()
+            if lang not in self.cutoffs:
+                head, tail = self.head, self.tail
+                if not (head and tail):
+                    file_head, file_tail, _ = load_cutoffs(self.lm_dir, lang)
+                    head, tail = head or file_head, tail or file_tail
+                self.cutoffs[lang] = (head, tail)
+        if len(self.languages) == 1:
+            self.head, self.tail = self.cutoffs[self.languages[0]]
 
     def filter(self, doc: Document):
-        if not (self.head and self.tail):
+        if not self.cutoffs:
             self.setup()
-        perplexity = self.model.perplexity(doc.text)
-        name = bucket(perplexity, self.head, self.tail)
+        language = doc.meta.get("language")
+        if language not in self.models:
+            language = self.languages[0]
+        perplexity = self.models[language].perplexity(doc.text)
+        name = bucket(perplexity, *self.cutoffs[language])
         doc.meta["perplexity"] = round(perplexity, 1) if perplexity != float("inf") else -1.0
         doc.meta["bucket"] = name
         if name not in self.keep:

@@ -5,6 +5,7 @@ the whole job on the sample, and the side-by-side check against datatrove's C4Qu
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 
@@ -191,6 +192,47 @@ def test_plain_json_and_wet_inputs(tmp_path):
     docs = list(C4Source().read(wet))
     assert [d.text for d in docs] == [GOOD]
     assert docs[0].meta == {"url": "https://w.example/p", "timestamp": "2019-04-18T10:00:00Z"}
+
+
+def test_crawl_files_are_known_by_content_not_name(tmp_path):
+    """A directory of downloaded segments holds WET under other names, WAT files, the paths list."""
+    wet = str(tmp_path / "segment-00000.gz")  # a WET saved under another name
+    sample.write_wet(wet, [{"text": GOOD, "url": "https://w.example/p", "timestamp": "2019-04-18T10:00:00Z"}])
+    assert [d.text for d in C4Source().read(wet)] == [GOOD]
+    wat = str(tmp_path / "CC-MAIN-20190418101243-20190418123243-00000.warc.wat.gz")
+    metadata = json.dumps({"Envelope": {"Format": "WARC", "WARC-Header-Metadata": {"WARC-Type": "response"}}})
+    with open(wat, "wb") as f:
+        from warcio.warcwriter import WARCWriter
+
+        writer = WARCWriter(f, gzip=True)
+        for i in range(50):
+            writer.write_record(writer.create_warc_record(
+                f"https://w.example/{i}", "metadata", payload=io.BytesIO(metadata.encode()),
+                warc_headers_dict={"Content-Type": "application/json"}))
+    assert list(C4Source().read(wat)) == []  # WAT metadata holds no page text: nothing, no errors
+    paths = tmp_path / "wet.paths.gz"
+    paths.write_bytes(gzip.compress(b"".join(
+        b"crawl-data/CC-MAIN-2019-18/segments/1555578517558.8/wet/CC-MAIN-20190418101243-20190418123243-%05d"
+        b".warc.wet.gz\n" % i for i in range(500)), mtime=0))
+    records = list(C4Source().read(str(paths)))
+    assert [(type(r), r.kind) for r in records] == [(ErrorRecord, "unreadable_file")]  # one, not 500
+    assert "paths listing" in records[0].message
+
+
+def test_one_page_per_url_as_tfds_normalises_urls(tmp_path):
+    """http/https, www, a tracking query and a trailing slash name the same page (TFDS normalize_url)."""
+    updated = GOOD.replace("on Monday", "on Tuesday")  # a re-crawl: the page changed a little
+    pages = [{"text": GOOD, "url": "http://www.town.example/news/bridge", "timestamp": "2019-04-18T10:00:00Z"},
+             {"text": updated, "url": "https://town.example/news/bridge/", "timestamp": "2019-04-19T10:00:00Z"},
+             {"text": updated, "url": "https://town.example/news/bridge?utm_source=rss", "timestamp": "2019-04-19T11:00:00Z"},
+             {"text": OTHER, "url": "https://town.example/news/rain", "timestamp": "2019-04-19T12:00:00Z"}]
+    wet = str(tmp_path / "CC-MAIN-20190418101243-20190418123243-00000.warc.wet.gz")
+    sample.write_wet(wet, pages)
+    stats = run_source(C4Source(C4Config()), [wet], str(tmp_path / "out"))
+    assert stats["dropped"].get("duplicate_url") == 2
+    urls = sorted(d["meta"]["url"] for d in clean_docs(str(tmp_path / "out"), "c4"))
+    assert len(urls) == 2 and urls[1] == "https://town.example/news/rain"  # urls are kept as crawled
+    assert "bridge" in urls[0]
 
 
 # --- three-sentence spans ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import json
 import os
 import pickle
 
@@ -213,3 +214,50 @@ def test_plain_loop_agrees_with_the_beam_job(job, data):
     kept, dropped, errors = CommonCrawl(config(data)).plain_loop(inputs)
     assert sorted(d.id for d in kept) == sorted(d["id"] for d in clean_docs(str(out), "commoncrawl"))
     assert dropped == stats["dropped"] and errors == stats["errors"]
+
+
+# --- languages other than English ---------------------------------------------------------------
+
+BGWIKI_ASSET = "bgwiki-latest-pages-articles-shortened.xml.bz2"
+
+
+@pytest.fixture(scope="module")
+def bg_lm_dir(data, tmp_path_factory):
+    """data/models plus a small Bulgarian LM trained on the real bgwiki dump, under CCNet's names."""
+    lm_dir = tmp_path_factory.mktemp("lm_bg")
+    for name in os.listdir(data / "models"):
+        (lm_dir / name).write_bytes((data / "models" / name).read_bytes())
+    train = tmp_path_factory.mktemp("bg_train")
+    lm.train_lm(lm.dump_texts(asset_path(BGWIKI_ASSET)), str(train), vocab_size=400)
+    for en_name, bg_name in (("en.sp.model", "bg.sp.model"), ("en.arpa.bin", "bg.arpa.bin")):
+        (lm_dir / bg_name).write_bytes((train / en_name).read_bytes())
+    return lm_dir
+
+
+def test_each_page_is_scored_with_its_own_languages_lm(bg_lm_dir):
+    text = next(t for t in lm.dump_texts(asset_path(BGWIKI_ASSET)))[:3000]
+    en_model, bg_model = PerplexityModel(str(bg_lm_dir)), PerplexityModel(str(bg_lm_dir), "bg")
+    assert bg_model.perplexity(text) < en_model.perplexity(text) / 5  # the English LM cannot judge Bulgarian
+    (bg_lm_dir / "bg.cutoffs.json").write_text(json.dumps({"head": 1e9, "tail": 2e9}))
+    f = PerplexityBuckets(str(bg_lm_dir), languages=("en", "bg"))
+    bg_page = doc(1, text)
+    bg_page.meta["language"] = "bg"
+    assert f(bg_page) == (True, "")
+    assert bg_page.meta["perplexity"] == pytest.approx(bg_model.perplexity(text), abs=0.1)
+    assert bg_page.meta["bucket"] == "head"  # by the Bulgarian cutoffs, not English ones
+    en_page = doc(2, WIKI)
+    en_page.meta["language"] = "en"
+    f(en_page)
+    head, tail, _ = load_cutoffs(str(bg_lm_dir))
+    assert en_page.meta["bucket"] == bucket(en_model.perplexity(WIKI), head, tail)
+    (bg_lm_dir / "bg.cutoffs.json").unlink()
+
+
+def test_a_language_without_its_lm_or_cutoffs_stops_the_job_before_it_starts(data, bg_lm_dir, tmp_path):
+    inputs = sorted(glob.glob(str(data / "raw" / "commoncrawl" / "*")))
+    with pytest.raises(FileNotFoundError, match="de.sp.model"):
+        run_source(CommonCrawl(config(data, languages=("en", "de"))), inputs, str(tmp_path / "a"))
+    cfg = config(data, languages=("en", "bg"))
+    cfg.lm_dir = str(bg_lm_dir)
+    with pytest.raises(FileNotFoundError, match="no perplexity cutoffs for 'bg'"):
+        run_source(CommonCrawl(cfg), inputs, str(tmp_path / "b"))

@@ -150,3 +150,56 @@ def test_any_cut_or_splice_never_raises(cut, junk):
     docs, errors = docs_and_errors(results)
     assert len(docs) <= 4
     assert all(d.text == f"page {d.meta['url'][8]} text " * 20 for d in docs)  # no half pages as docs
+
+
+def prose(seed: int, words: int = 600) -> bytes:
+    """Page text that compresses like real text (not a repeated phrase), with multi-byte characters."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = ["the", "crawl", "Grüße", "naïve", "résumé", "page", "river", "城市", "data", "kilomètre", "north"]
+    return " ".join(rng.choice(vocab) + ("." if rng.random() < 0.1 else "") for _ in range(words)).encode()
+
+
+def test_a_download_cut_anywhere_in_the_last_record_is_never_a_silent_loss():
+    first, last = record("http://a.example/", prose(1)), record("http://b.example/", prose(2))
+    head = wet(first)
+    data = head + gzip.compress(last, mtime=0)
+    # every cut in the member's first bytes and headers (where zlib has given out little or
+    # nothing yet), then every 7th byte to the end of the member
+    cuts = list(range(len(head) + 1, len(head) + 400)) + list(range(len(head) + 400, len(data), 7))
+    for cut in cuts:
+        docs, errors = docs_and_errors(read(data[:cut]))
+        assert [d.meta["url"] for d in docs][:1] == ["http://a.example/"], cut
+        later = [d for d in docs if d.meta["url"] == "http://b.example/"]
+        assert len(later) + len(errors) == 1, (cut, [e.message for e in errors])  # read, or counted
+        assert all(d.text == prose(2).decode() for d in later), cut  # never half a page
+
+
+def test_a_file_gzipped_whole_is_read_like_one_gzipped_per_record():
+    records = [record(f"http://p{i}.example/", prose(i)) for i in range(3)]
+    whole = gzip.compress(warcinfo() + b"".join(records), mtime=0)  # e.g. gunzip, then gzip again
+    docs, errors = docs_and_errors(read(whole))
+    assert errors == []
+    assert [d.text for d in docs] == [prose(i).decode() for i in range(3)]
+
+
+def response(url: str, content_type: str, html: bytes) -> bytes:
+    """A WARC `response` record as a crawler writes it (HTTP headers, then the payload)."""
+    http = (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {len(html)}\r\n\r\n").encode() + html
+    digest = base64.b32encode(hashlib.sha1(http).digest()).decode()
+    headers = (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Date: 2023-03-20T09:23:04Z\r\n"
+               f"WARC-Record-ID: <urn:uuid:{hashlib.md5(url.encode()).hexdigest()}>\r\n"
+               f"Content-Length: {len(http)}\r\nContent-Type: application/http; msgtype=response\r\n"
+               f"WARC-Block-Digest: sha1:{digest}\r\nWARC-Target-URI: {url}\r\n\r\n")
+    return headers.encode() + http + b"\r\n\r\n"
+
+
+def test_html_with_a_charset_label_no_codec_knows_is_still_read():
+    html = "<html><body><p>Grüße aus München: die schönste Stadt an der Isar.</p></body></html>"
+    labels = ["none", "utf-8, iso-8859-1", "x-user-defined", "utf-8"]  # all seen on real servers
+    data = b"".join(gzip.compress(response(f"http://{i}.example/", f"text/html; charset={label}",
+                                           html.encode("utf-8")), mtime=0) for i, label in enumerate(labels))
+    docs, errors = docs_and_errors(read(data))
+    assert errors == []
+    assert [d.text for d in docs] == ["Grüße aus München: die schönste Stadt an der Isar."] * len(labels)
