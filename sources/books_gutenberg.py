@@ -79,8 +79,8 @@ def declared_charset(raw: bytes) -> str | None:
 
 
 def decode_book(raw: bytes) -> tuple[str, str]:
-    """bytes -> (text, encoding). UTF-8 first, then the declared PG charset, then latin-1 (or
-    Windows-1252).
+    """bytes -> (text, encoding). UTF-8 first (a few stray bytes replaced: "utf-8-replaced"),
+    then the declared PG charset, then latin-1 (or Windows-1252).
 
     Raises `BadBook("empty" | "binary")`. latin-1 decodes any byte string, so binary input is
     recognised by NUL bytes and by control characters in the decoded text instead.
@@ -100,11 +100,29 @@ def decode_book(raw: bytes) -> tuple[str, str]:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
-            continue
+            if encoding != "utf-8-sig":
+                continue
+            text = _mostly_utf8(raw)  # UTF-8 with a few stray bytes: not a latin-1 file
+            if text is None:
+                continue
+            encoding = "utf-8-replaced"
         if _control_ratio(text) > 0.01:  # real text has almost none; decoded binary is full of them
             raise BadBook("binary", f"too many control characters after decoding as {encoding}")
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
     raise BadBook("undecodable", "no encoding decodes this file")
+
+
+def _mostly_utf8(raw: bytes) -> str | None:
+    """The text decoded as UTF-8 with U+FFFD for invalid bytes, when those are at most 1 in 20
+    of its non-ASCII characters; else None. Some PG UTF-8 files carry a stray Windows-1252 byte
+    (a pasted curly quote): decoding all of such a file as latin-1 would turn every accented
+    letter into mojibake ("é" -> "Ã©"). A real latin-1 text is almost never valid UTF-8 (an
+    accented letter followed by a byte 0x80-0xBF), so its invalid bytes far outnumber any
+    valid multibyte sequences and it stays latin-1."""
+    text = raw.decode("utf-8-sig", errors="replace")
+    bad = text.count("\ufffd") - raw.count("\ufffd".encode("utf-8"))
+    non_ascii = sum(1 for ch in text if ord(ch) > 127) - bad
+    return text if non_ascii >= 20 * bad else None
 
 
 def _control_ratio(text: str, sample: int = 65536) -> float:
