@@ -8,7 +8,9 @@ Real PG files come in several generations, all handled here:
     `*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*` (or
     `*END THE SMALL PRINT! FOR PUBLIC DOMAIN EBOOKS*Ver.02/11/02*END*`), the book ends at
     `End of the Project Gutenberg Etext of ...`;
-  * footer lines `End of Project Gutenberg's <title>, by <author>` before the END marker.
+  * footer lines `End of Project Gutenberg's <title>, by <author>` before the END marker;
+  * mid-1990s files with no START line, the small print after `End of the Project Gutenberg
+    Etext of ...` at the bottom: the header runs to the `This file should be named ...` line.
 After the header, the producer credits (`Produced by ...`, `E-text prepared by ...`,
 `Transcriber's Note: ...`) are PG boilerplate, not the book, and are removed too.
 
@@ -43,6 +45,12 @@ _CREDIT = re.compile(
 # A credit paragraph runs to the next blank line; files with no blank lines (some re-wraps)
 # must not lose the book, so a "paragraph" longer than this is taken to be just its first line.
 MAX_CREDIT_LINES = 12
+
+# Files of the mid-1990s with the small print at the bottom have no START line: the header is
+# the identification blurb, whose last line names the file; the book ends at "End of the
+# Project Gutenberg Etext of ...", after which comes the small print.
+_FILE_NAMED = re.compile(r"^.*This file should be named .*$", re.I | re.M)
+_PG_TOP = re.compile(r"Project Gutenberg", re.I)
 
 _FIELD = re.compile(r"^[ \t]*(Title|Author|Language|Character set encoding|Translator)[ \t]*:[ \t]*(.*)$", re.I | re.M)
 _PG_ID = re.compile(r"\[[ \t]*e-?(?:book|text)[ \t]*#[ \t]*(\d+)[ \t]*\]|\be(?:book|text)[ \t]*#[ \t]*(\d+)", re.I)
@@ -134,7 +142,8 @@ def _control_ratio(text: str, sample: int = 65536) -> float:
 
 
 def strip_gutenberg(text: str) -> tuple[str, dict, str]:
-    """text -> (body, header metadata, variant). variant: "modern", "small_print" or "none"."""
+    """text -> (body, header metadata, variant). variant: "modern", "small_print", "footer_only"
+    (a PG file with no START line, its small print at the bottom) or "none"."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     head_window = text[:HEADER_WINDOW]
     start = _START.search(head_window)
@@ -145,7 +154,13 @@ def strip_gutenberg(text: str) -> tuple[str, dict, str]:
     small = [m for m in _SMALL_PRINT_END.finditer(head_window, 0, limit)]
     ends_at = ([start.end()] if start and start.end() <= limit else []) + [m.end() for m in small]
     if not ends_at:
-        return text.strip(), parse_header(text[:10_000]), "none"
+        footer = _END.search(text, max(0, len(text) - FOOTER_WINDOW)) if _PG_TOP.search(text[:1000]) else None
+        if footer is None:
+            return text.strip(), parse_header(text[:10_000]), "none"
+        named = [m.end() for m in _FILE_NAMED.finditer(head_window, 0, footer.start())]
+        header_end = named[-1] if named else 0
+        body = text[header_end:footer.start()]
+        return strip_credits(body).strip(), parse_header(text[:header_end or 10_000]), "footer_only"
     header_end = max(ends_at)
     variant = "small_print" if small and small[-1].end() == header_end else "modern"
     tail_from = max(header_end, len(text) - FOOTER_WINDOW)

@@ -187,6 +187,21 @@ def test_credit_line_without_blank_lines_keeps_the_book():
     assert body.startswith("line 0 of the book") and body.endswith("line 39 of the book")
 
 
+def test_small_print_at_the_bottom_without_a_start_line(tmp_path):
+    # mid-1990s layout: identification blurb, the book, "End of The Project Gutenberg Etext",
+    # then the small print; no START line anywhere
+    header = OLD_HEADER.format(title="Botchan", author="Natsume Soseki", pg_id=8868).split("\n**The Legal Small Print**")[0]
+    small_print = OLD_HEADER.split("(Three Pages)\n")[1].split("\n\n\n\nThis etext was produced")[0]
+    text = header + "\n\n" + BODY + OLD_FOOTER.format(title="Botchan", author="Natsume Soseki") + "\n" + small_print
+    assert "*END THE SMALL PRINT!" in text and "START OF" not in text
+    body, meta, variant = strip_gutenberg(text)
+    assert variant == "footer_only" and body == BODY.strip()
+    assert meta["title"] == "Botchan" and meta["pg_id"] == 8868 and meta["language"] == "en"
+    _write(f"{tmp_path}/113.txt", text.replace("\n", "\r\n").encode("latin-1"))
+    (doc,) = BooksSource().read(f"{tmp_path}/113.txt")
+    assert doc.id == "books/gutenberg/113" and doc.text == BODY.strip() and doc.meta["pg_header"] == "footer_only"
+
+
 def test_no_markers_means_no_stripping():
     body, _, variant = strip_gutenberg("Just a book.\nWith two lines.\n")
     assert variant == "none" and body == "Just a book.\nWith two lines."
