@@ -5,9 +5,12 @@ Inputs, told apart by path and content:
   * Project Gutenberg plain text (`8868.txt`, `8868-0.txt`, `pg8868.txt`, or the `.zip` of one): licence header/footer
     and producer credits stripped, title/author/language/PG id kept -> id `books/gutenberg/<stem>`;
   * PG-19 (`<root>/{train,validation,test}/<id>.txt` + `<root>/metadata.csv`) -> `books/pg19/<id>`;
-  * Books3-style: one `.txt` per book (-> `books/books3/<hash of path tail>`) or JSON lines
+  * Books3-style: one `.txt` per book (-> `books/books3/<hash of path tail>`), the Books3 tarball
+    as distributed (`books3.tar.gz` of `books3/the-eye.eu/public/Books/Bibliotik/<x>/<title>.epub.txt`,
+    streamed: each member gets the id it would have unpacked) or JSON lines
     (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`; `{"text", "title"}` or the Pile's `{"text", "meta"}`)
     -> `books/books3/<hash of file, line>`.
+  A single `.txt.gz` is read as the `.txt` it holds.
 The collection is part of every id, so ids never collide across collections.
 
 Steps: Read (decode UTF-8 / declared charset / latin-1, counted) -> OtherPileSet -> TooShort -> NearDuplicates
@@ -23,8 +26,10 @@ import itertools
 import json
 import os
 import re
+import tarfile
 import threading
 import zipfile
+import zlib
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -38,6 +43,10 @@ from sources.books_minhash import LshParams, NearDuplicates, s_curve
 NAME = "books"
 PG19_SPLITS = ("train", "validation", "test")
 TEXT_EXTENSIONS = (".txt",)
+TAR_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+# What a book's file name carries after its title: Books3's `<title>.epub.txt` were converted
+# from EPUB; not part of the title.
+FORMAT_SUFFIX = re.compile(r"\.(?:epub|mobi|azw3?|pdf|html?|fb2|docx?|rtf)$", re.I)
 JSONL_EXTENSIONS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst")
 SIDE_FILES = ("metadata.csv",)  # PG-19's catalogue: read by the books that need it, not a book
 _NON_SPACE = re.compile(r"\S+")
@@ -95,6 +104,10 @@ class BooksSource(Source):
             yield from self._read_jsonl(path)
         elif base.endswith(TEXT_EXTENSIONS):
             yield from self._read_text(path)
+        elif base.endswith(TAR_EXTENSIONS):
+            yield from self._read_tar(path)
+        elif base.endswith(".txt.gz"):
+            yield from self._read_gzip_text(path)
         elif base.endswith(".zip"):
             yield from self._read_zip(path)
         else:
@@ -114,7 +127,7 @@ class BooksSource(Source):
             return None, ErrorRecord.of(NAME, path, "too_large", f"larger than {self.config.max_book_mb} MB", raw[:512])
         return raw, None
 
-    def _read_text(self, path, raw: bytes | None = None):
+    def _read_text(self, path, raw: bytes | None = None, pg19: bool = True):
         if raw is None:
             raw, error = self._read_capped(path)
             if error:
@@ -125,7 +138,7 @@ class BooksSource(Source):
         except BadBook as exc:
             yield ErrorRecord.of(NAME, path, exc.kind, str(exc), raw)
             return
-        yield self._text_document(path, text, encoding)
+        yield self._text_document(path, text, encoding, pg19)
 
     def _read_zip(self, path):
         """PG also distributes each book as `<id>.zip` / `<id>-0.zip` holding the `.txt`."""
@@ -154,13 +167,62 @@ class BooksSource(Source):
                 continue
             yield from self._read_text(inner, data)
 
-    def _text_document(self, path, text, encoding):
+    def _read_gzip_text(self, path):
+        """`<book>.txt.gz`: the book as its `.txt` (same id), decompressed up to the cap."""
+        try:
+            with FileSystems.open(path, compression_type="uncompressed") as handle:
+                raw = gzip.GzipFile(fileobj=handle).read(self._limit() + 1)
+        except (EOFError, OSError, zlib.error) as exc:  # truncated or not gzip at all
+            yield ErrorRecord.of(NAME, path, "bad_gzip", exc)
+            return
+        if len(raw) > self._limit():
+            yield ErrorRecord.of(NAME, path, "too_large", f"larger than {self.config.max_book_mb} MB", raw[:512])
+            return
+        yield from self._read_text(path[:-len(".gz")], raw)
+
+    def _read_tar(self, path):
+        """A tarball of books (Books3's `books3.tar.gz`), streamed member by member, never
+        unpacked to disk. A `.txt` member is read as that file unpacked would be (same id; the
+        member's name only names it: `..` and absolute parts are dropped, nothing is opened by
+        it); another regular file is `unsupported_format`, as it would be unpacked; a truncated
+        or corrupt archive costs its remainder, counted."""
+        limit, texts = self._limit(), 0
+        try:
+            handle = FileSystems.open(path, compression_type="uncompressed")
+        except Exception as exc:
+            yield ErrorRecord.of(NAME, path, "unreadable", exc)
+            return
+        with handle:
+            try:
+                archive = tarfile.open(fileobj=handle, mode="r|*")
+                while True:
+                    member = archive.next()
+                    if member is None:
+                        break
+                    if not member.isfile():
+                        continue  # folders, links (a link is never followed), devices
+                    parts = [p for p in member.name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+                    where, inner = f"{path}!{member.name}", "/".join([path, *parts])
+                    if not parts or not parts[-1].lower().endswith(TEXT_EXTENSIONS):
+                        yield ErrorRecord.of(NAME, where, "unsupported_format", f"not a book file: {member.name}")
+                    elif member.size > limit:
+                        yield ErrorRecord.of(NAME, where, "too_large", f"member larger than {self.config.max_book_mb} MB")
+                    else:
+                        texts += 1
+                        yield from self._read_text(inner, archive.extractfile(member).read(), pg19=False)
+            except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+                yield ErrorRecord.of(NAME, path, "bad_tar", exc)
+                return
+        if not texts:
+            yield ErrorRecord.of(NAME, path, "no_text_member", "archive holds no .txt file")
+
+    def _text_document(self, path, text, encoding, pg19=True):
         parent = os.path.basename(os.path.dirname(path))
         root = os.path.dirname(os.path.dirname(path))
         stem = os.path.basename(path).rsplit(".", 1)[0]
         body, header, variant = strip_gutenberg(text)
         meta = {"encoding": encoding}
-        pg19 = self._pg19_catalogue(root) if parent in PG19_SPLITS else None
+        pg19 = self._pg19_catalogue(root) if pg19 and parent in PG19_SPLITS else None
         if pg19 is not None:
             collection, doc_id = "pg19", f"{NAME}/pg19/{stem}"
             meta.update(pg19.get(stem, {}), pg_id=int(stem) if stem.isdigit() else None, language="en",
@@ -173,7 +235,7 @@ class BooksSource(Source):
         else:
             collection = "books3"
             doc_id = stable_id(f"{NAME}/books3", parent, os.path.basename(path))
-            meta["title"] = stem
+            meta["title"] = FORMAT_SUFFIX.sub("", stem)
             body = text.replace("\r\n", "\n").strip()
         meta["collection"] = collection
         return Document(id=doc_id, text=body, source=NAME, meta={k: v for k, v in meta.items() if v is not None})

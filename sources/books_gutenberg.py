@@ -8,7 +8,9 @@ Real PG files come in several generations, all handled here:
     `*END*THE SMALL PRINT! FOR PUBLIC DOMAIN ETEXTS*Ver.04.29.93*END*` (or
     `*END THE SMALL PRINT! FOR PUBLIC DOMAIN EBOOKS*Ver.02/11/02*END*`), the book ends at
     `End of the Project Gutenberg Etext of ...`;
-  * footer lines `End of Project Gutenberg's <title>, by <author>` before the END marker.
+  * footer lines `End of Project Gutenberg's <title>, by <author>` before the END marker;
+  * mid-1990s files with no START line, the small print after `End of the Project Gutenberg
+    Etext of ...` at the bottom: the header runs to the `This file should be named ...` line.
 After the header, the producer credits (`Produced by ...`, `E-text prepared by ...`,
 `Transcriber's Note: ...`) are PG boilerplate, not the book, and are removed too.
 
@@ -43,6 +45,12 @@ _CREDIT = re.compile(
 # A credit paragraph runs to the next blank line; files with no blank lines (some re-wraps)
 # must not lose the book, so a "paragraph" longer than this is taken to be just its first line.
 MAX_CREDIT_LINES = 12
+
+# Files of the mid-1990s with the small print at the bottom have no START line: the header is
+# the identification blurb, whose last line names the file; the book ends at "End of the
+# Project Gutenberg Etext of ...", after which comes the small print.
+_FILE_NAMED = re.compile(r"^.*This file should be named .*$", re.I | re.M)
+_PG_TOP = re.compile(r"Project Gutenberg", re.I)
 
 _FIELD = re.compile(r"^[ \t]*(Title|Author|Language|Character set encoding|Translator)[ \t]*:[ \t]*(.*)$", re.I | re.M)
 _PG_ID = re.compile(r"\[[ \t]*e-?(?:book|text)[ \t]*#[ \t]*(\d+)[ \t]*\]|\be(?:book|text)[ \t]*#[ \t]*(\d+)", re.I)
@@ -79,8 +87,8 @@ def declared_charset(raw: bytes) -> str | None:
 
 
 def decode_book(raw: bytes) -> tuple[str, str]:
-    """bytes -> (text, encoding). UTF-8 first, then the declared PG charset, then latin-1 (or
-    Windows-1252).
+    """bytes -> (text, encoding). UTF-8 first (a few stray bytes replaced: "utf-8-replaced"),
+    then the declared PG charset, then latin-1 (or Windows-1252).
 
     Raises `BadBook("empty" | "binary")`. latin-1 decodes any byte string, so binary input is
     recognised by NUL bytes and by control characters in the decoded text instead.
@@ -100,11 +108,29 @@ def decode_book(raw: bytes) -> tuple[str, str]:
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError:
-            continue
+            if encoding != "utf-8-sig":
+                continue
+            text = _mostly_utf8(raw)  # UTF-8 with a few stray bytes: not a latin-1 file
+            if text is None:
+                continue
+            encoding = "utf-8-replaced"
         if _control_ratio(text) > 0.01:  # real text has almost none; decoded binary is full of them
             raise BadBook("binary", f"too many control characters after decoding as {encoding}")
         return text, ("utf-8" if encoding == "utf-8-sig" else encoding)
     raise BadBook("undecodable", "no encoding decodes this file")
+
+
+def _mostly_utf8(raw: bytes) -> str | None:
+    """The text decoded as UTF-8 with U+FFFD for invalid bytes, when those are at most 1 in 20
+    of its non-ASCII characters; else None. Some PG UTF-8 files carry a stray Windows-1252 byte
+    (a pasted curly quote): decoding all of such a file as latin-1 would turn every accented
+    letter into mojibake ("é" -> "Ã©"). A real latin-1 text is almost never valid UTF-8 (an
+    accented letter followed by a byte 0x80-0xBF), so its invalid bytes far outnumber any
+    valid multibyte sequences and it stays latin-1."""
+    text = raw.decode("utf-8-sig", errors="replace")
+    bad = text.count("\ufffd") - raw.count("\ufffd".encode("utf-8"))
+    non_ascii = sum(1 for ch in text if ord(ch) > 127) - bad
+    return text if non_ascii >= 20 * bad else None
 
 
 def _control_ratio(text: str, sample: int = 65536) -> float:
@@ -116,7 +142,8 @@ def _control_ratio(text: str, sample: int = 65536) -> float:
 
 
 def strip_gutenberg(text: str) -> tuple[str, dict, str]:
-    """text -> (body, header metadata, variant). variant: "modern", "small_print" or "none"."""
+    """text -> (body, header metadata, variant). variant: "modern", "small_print", "footer_only"
+    (a PG file with no START line, its small print at the bottom) or "none"."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     head_window = text[:HEADER_WINDOW]
     start = _START.search(head_window)
@@ -127,7 +154,13 @@ def strip_gutenberg(text: str) -> tuple[str, dict, str]:
     small = [m for m in _SMALL_PRINT_END.finditer(head_window, 0, limit)]
     ends_at = ([start.end()] if start and start.end() <= limit else []) + [m.end() for m in small]
     if not ends_at:
-        return text.strip(), parse_header(text[:10_000]), "none"
+        footer = _END.search(text, max(0, len(text) - FOOTER_WINDOW)) if _PG_TOP.search(text[:1000]) else None
+        if footer is None:
+            return text.strip(), parse_header(text[:10_000]), "none"
+        named = [m.end() for m in _FILE_NAMED.finditer(head_window, 0, footer.start())]
+        header_end = named[-1] if named else 0
+        body = text[header_end:footer.start()]
+        return strip_credits(body).strip(), parse_header(text[:header_end or 10_000]), "footer_only"
     header_end = max(ends_at)
     variant = "small_print" if small and small[-1].end() == header_end else "modern"
     tail_from = max(header_end, len(text) - FOOTER_WINDOW)

@@ -26,7 +26,7 @@ from pipeline.filters import ERRORS, Filter
 from sources import wikitext
 from sources.base import Source, SourceConfig
 from sources.wikipedia_dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
-from sources.wikipedia_ranges import index_path, index_starts, iter_range, plan, stream_starts
+from sources.wikipedia_ranges import index_path, index_starts, iter_range, page_aligned, plan, stream_starts
 
 NAME = "wikipedia"
 NS_NAMES = "_ns_names"  # meta key carrying the dump's own File/Category/Media names to the converter
@@ -70,6 +70,8 @@ def page_document(site: SiteInfo, page: Page, path: str) -> Document | ErrorReco
         "redirect": page.redirect or wikitext.is_redirect(page.text),
         NS_NAMES: names,
     }
+    if page.model and page.model != "wikitext":  # a CSS/JS/JSON/Lua page: code or data, not prose
+        meta["content_model"] = page.model
     return Document(id=f"{NAME}/{language}/{page.id}", text=page.text, source=NAME, meta=meta)
 
 
@@ -108,9 +110,14 @@ def plan_ranges(path: str, range_mb: float, open_fn=None) -> list[tuple[str, int
                 raw.seek(0)
                 starts = stream_starts(raw)
                 size = raw.tell()
+        ranges = plan(starts, size, range_bytes)
+        if len(ranges) > 1:
+            with opener(path) as raw:
+                if not page_aligned(raw):
+                    return [(path, 0, -1)]
     except Exception:  # unreadable: the reader will say so, counted
         return [(path, 0, -1)]
-    return [(path, start, end) for start, end in plan(starts, size, range_bytes)]
+    return [(path, start, end) for start, end in ranges]
 
 
 class ReadRangeFn(beam.DoFn):
@@ -147,12 +154,18 @@ class SelectLanguage(Filter):
 
 
 class ArticlesOnly(Filter):
-    """Namespace 0 only (talk, user, project, template... pages are not articles)."""
+    """Namespace 0 only (talk, user, project, template... pages are not articles), and only
+    wikitext: a page's content model can be changed to css, javascript, json... in any
+    namespace (MediaWiki's Special:ChangeContentModel), and such a page is code or data."""
 
     name = "not_article"
 
     def filter(self, doc):
-        return _keep(doc, doc.meta.get("ns") == 0)
+        if not _keep(doc, doc.meta.get("ns") == 0):
+            return False
+        if "content_model" in doc.meta:
+            return _keep(doc, False), "not_wikitext"
+        return True
 
 
 class SkipRedirects(Filter):

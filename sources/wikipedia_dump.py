@@ -24,7 +24,7 @@ CHUNK = 1 << 20
 MAX_TEXT_CHARS = 4 * 1024 * 1024
 MAX_DEPTH = 32  # the export schema nests 5 deep; anything far deeper is hostile
 FIELDS = {("page", "title"), ("page", "ns"), ("page", "id"), ("revision", "id"),
-          ("revision", "timestamp"), ("revision", "text"), ("siteinfo", "dbname"),
+          ("revision", "timestamp"), ("revision", "text"), ("revision", "model"), ("siteinfo", "dbname"),
           ("siteinfo", "base"), ("namespaces", "namespace")}
 DBNAME_FROM_FILE = re.compile(r"^([a-z][a-z0-9_]*?)wiki(?:-|$)")
 
@@ -49,6 +49,7 @@ class Page:
     revision_id: str = ""
     timestamp: str = ""
     text: str = ""
+    model: str = ""  # the revision's content model (export schema 0.4+): wikitext, css, json, Scribunto...
     redirect: bool = False
     too_large: bool = False
 
@@ -122,6 +123,8 @@ class _Handler:
             setattr(page, name, value.strip() if name != "title" else value)
         elif page is not None and name == "id":
             page.revision_id = value.strip()
+        elif page is not None and name == "model":
+            page.model = value.strip()
         elif page is not None:
             setattr(page, name, value)
 

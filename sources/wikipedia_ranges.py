@@ -101,6 +101,15 @@ def first_stream(handle) -> bytes:
     return b"".join(out)
 
 
+def page_aligned(handle) -> bool:
+    """Whether the file's bz2 streams end at page boundaries, as a multistream dump's do: its
+    first stream holds the `<mediawiki><siteinfo>` opening and no page. A dump recompressed by a
+    parallel bzip2 (pbzip2 writes one stream per 900 KB input block) has many streams too, but
+    they cut pages and elements anywhere: a byte range of it is not XML, so it is read whole."""
+    header = first_stream(handle)
+    return b"</siteinfo>" in header and b"<page>" not in header
+
+
 def iter_range(handle, start: int, end: int):
     """(siteinfo, page) of the streams in [start, end) of a multistream dump."""
     header = first_stream(handle) if start > 0 else b""

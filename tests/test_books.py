@@ -4,15 +4,18 @@ near-duplicates on real text (Botchan, PG #8868), connected components, bad inpu
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
+import tarfile
 import zipfile
 
 import numpy as np
 import pytest
 from datasketch import MinHash
 
+from pipeline.document import stable_id
 from samples.books import OLD_FOOTER, OLD_HEADER, drop_chapter, edit_paragraphs, lee_anthologies, lee_book
 from scripts.fetch_assets import asset_path
 from sources.books import BooksConfig, BooksSource
@@ -184,6 +187,21 @@ def test_credit_line_without_blank_lines_keeps_the_book():
     assert body.startswith("line 0 of the book") and body.endswith("line 39 of the book")
 
 
+def test_small_print_at_the_bottom_without_a_start_line(tmp_path):
+    # mid-1990s layout: identification blurb, the book, "End of The Project Gutenberg Etext",
+    # then the small print; no START line anywhere
+    header = OLD_HEADER.format(title="Botchan", author="Natsume Soseki", pg_id=8868).split("\n**The Legal Small Print**")[0]
+    small_print = OLD_HEADER.split("(Three Pages)\n")[1].split("\n\n\n\nThis etext was produced")[0]
+    text = header + "\n\n" + BODY + OLD_FOOTER.format(title="Botchan", author="Natsume Soseki") + "\n" + small_print
+    assert "*END THE SMALL PRINT!" in text and "START OF" not in text
+    body, meta, variant = strip_gutenberg(text)
+    assert variant == "footer_only" and body == BODY.strip()
+    assert meta["title"] == "Botchan" and meta["pg_id"] == 8868 and meta["language"] == "en"
+    _write(f"{tmp_path}/113.txt", text.replace("\n", "\r\n").encode("latin-1"))
+    (doc,) = BooksSource().read(f"{tmp_path}/113.txt")
+    assert doc.id == "books/gutenberg/113" and doc.text == BODY.strip() and doc.meta["pg_header"] == "footer_only"
+
+
 def test_no_markers_means_no_stripping():
     body, _, variant = strip_gutenberg("Just a book.\nWith two lines.\n")
     assert variant == "none" and body == "Just a book.\nWith two lines."
@@ -319,3 +337,67 @@ def test_flags_render_in_help():
 
     text = build_parser(BooksSource).format_help()
     assert "--bands" in text and "--max-book-mb" in text and "--threshold" in text
+
+
+# --- distributed archive layouts ------------------------------------------------------------------
+def _tar(path, members: dict[str, bytes], mode: str = "w:gz") -> None:
+    with tarfile.open(fileobj=path, mode=mode) if isinstance(path, io.BytesIO) else tarfile.open(path, mode) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_books3_tarball_is_streamed_with_the_ids_of_its_unpacked_files(tmp_path, botchan):
+    # Books3 as distributed: books3.tar.gz of books3/the-eye.eu/public/Books/Bibliotik/<x>/<title>.epub.txt
+    lee = lee_anthologies(os.path.dirname(asset_path("botchan.txt")))
+    prefix = "books3/the-eye.eu/public/Books/Bibliotik"
+    books = {f"{prefix}/B/Botchan.epub.txt": botchan.encode(),
+             f"{prefix}/L/Lee News Anthology.epub.txt": lee_book(lee[0], 1, "test").encode(),
+             f"{prefix}/L/Lee News Anthology 2.epub.txt": lee_book(lee[1], 2, "test").encode()}
+    unpacked = tmp_path / "unpacked"
+    for name, data in books.items():
+        _write(f"{unpacked}/{name}", data)
+    expected = {doc.id: doc.meta["title"] for path in unpacked.rglob("*.txt") for doc in BooksSource().read(str(path))}
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _tar(raw / "books3.tar.gz", {**books, f"{prefix}/B/cover.jpg": b"\xff\xd8\xff\xe0"})
+    # a member named out of the archive only names a book (no catalogue or file is opened by it);
+    # the archive is cut inside its second member
+    third = lee_book(lee[2], 3, "test").encode()
+    cut = io.BytesIO()
+    _tar(cut, {"books3/x/../../../train/Third.epub.txt": third, "books3/y/z.txt": botchan.encode()}, "w")
+    (raw / "cut.tar").write_bytes(cut.getvalue()[:len(third) + 4000])
+    stats = run_source(BooksSource(), sorted(map(str, raw.iterdir())), str(tmp_path / "out"))
+    kept = {d["id"]: d["meta"] for d in clean_docs(str(tmp_path / "out"), "books")}
+    third_id = stable_id("books/books3", "train", "Third.epub.txt")
+    assert {i: m["title"] for i, m in kept.items() if i != third_id} == expected
+    assert sorted(m["title"] for m in kept.values()) == ["Botchan", "Lee News Anthology", "Lee News Anthology 2", "Third"]
+    assert kept[third_id]["collection"] == "books3"
+    assert stats["errors"] == {"bad_tar": 1, "unsupported_format": 1} and stats["documents_in"] == 4 + 2
+
+
+def test_gzipped_text_is_read_as_the_text(tmp_path, botchan_raw):
+    plain, packed = tmp_path / "8868-0.txt", tmp_path / "gz" / "8868-0.txt.gz"
+    _write(str(plain), botchan_raw)
+    _write(str(packed), gzip.compress(botchan_raw.encode("utf-8-sig")))
+    _write(f"{tmp_path}/gz/9999.txt.gz", b"not gzip at all")
+    (doc,) = BooksSource().read(str(plain))
+    (gz_doc,) = BooksSource().read(str(packed))
+    assert (gz_doc.id, gz_doc.text, gz_doc.meta) == (doc.id, doc.text, doc.meta) == (
+        "books/gutenberg/8868-0", doc.text, doc.meta)
+    assert doc.meta["pg_id"] == 8868 and doc.text.startswith("BOTCHAN")
+    (bad,) = BooksSource().read(f"{tmp_path}/gz/9999.txt.gz")
+    assert bad.kind == "bad_gzip"
+
+
+def test_utf8_book_with_a_stray_byte_is_not_decoded_as_latin1(botchan):
+    french = "Café crème à la française, déjà vu, élève naïve. " * 40
+    # one Windows-1252 apostrophe pasted into a UTF-8 file
+    raw = ("Character set encoding: UTF-8\n\n" + french).encode("utf-8") + b"\x92" + botchan[:5000].encode("utf-8")
+    text, encoding = decode_book(raw)
+    assert encoding == "utf-8-replaced" and text.count("\ufffd") == 1 and "Café crème à la française" in text
+    # a real latin-1 book stays latin-1 (its accented letters are not valid UTF-8)
+    assert decode_book(french.encode("latin-1")) == (french, "latin-1")
+    # an English UTF-8 book with one stray byte and no other accents: the byte is a cp1252 quote
+    assert decode_book(b"It\x92s a book. " * 10)[1] == "cp1252"

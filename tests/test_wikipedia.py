@@ -229,6 +229,40 @@ def test_truncated_dump_in_ranges_loses_only_the_last_range(sample_run):
     assert [r.kind for r in records[2:]] == ["truncated_archive"]
 
 
+def test_parallel_bzip2_dump_is_read_whole_not_in_ranges(tmp_path):
+    # pbzip2 (a common way to recompress a dump) writes one bz2 stream per 900 KB input block:
+    # many streams, as in a multistream dump, but cut mid-page. Ranges of it would duplicate
+    # and lose pages; it must be read as one file.
+    rng = random.Random(3)
+    pages = [{"id": i, "title": f"Seite {i}", "text": " ".join(rng.choice(["Haus", "Baum", "Katze"]) for _ in range(300))}
+             for i in range(1, 300)]
+    xml = dump(pages)
+    path = tmp_path / "dewiki-20230101-pages-articles.xml.bz2"
+    path.write_bytes(b"".join(bz2.compress(xml[i:i + 20_000]) for i in range(0, len(xml), 20_000)))
+    ranges = plan_ranges(str(path), 0.01)
+    records = [r for _, s, e in ranges for r in read_dump(str(path), start=s, end=e)]
+    assert ranges == [(str(path), 0, -1)]
+    assert [r.id for r in records] == [f"wikipedia/de/{i}" for i in range(1, 300)]
+
+
+def with_model(xml: bytes, page_id: int, model: str, fmt: str) -> bytes:
+    """The dump with page `page_id`'s revision in another content model (export schema 0.10)."""
+    head, sep, rest = xml.partition(f"<id>{page_id}</id>".encode())
+    rest = rest.replace(b"<model>wikitext</model>", f"<model>{model}</model>".encode(), 1)
+    return head + sep + rest.replace(b"<format>text/x-wiki</format>", f"<format>{fmt}</format>".encode(), 1)
+
+
+def test_content_models_other_than_wikitext_are_not_articles():
+    xml = dump([{"id": 1, "title": "Katze", "text": "Die '''Katze''' ist ein [[Haustier]]. " * 20},
+                {"id": 2, "title": "Stil.css", "text": "body { color: red; margin: 0 auto; padding: 1em; } " * 20},
+                {"id": 3, "title": "Daten.json", "text": '{"beschreibung": "Eine Tabelle der Daten", "a": 1} ' * 20}])
+    docs = read_bytes(with_model(with_model(xml, 2, "css", "text/css"), 3, "json", "application/json"))
+    assert [d.meta.get("content_model") for d in docs] == [None, "css", "json"]
+    kept, rejected = run_filters([f for _, f in filters(WikipediaConfig())], docs)
+    assert [d.id for d in kept] == ["wikipedia/de/1"] and "content_model" not in kept[0].meta
+    assert {r.doc.id: r.reason for r in rejected} == {"wikipedia/de/2": "not_wikitext", "wikipedia/de/3": "not_wikitext"}
+
+
 # --- filters ----------------------------------------------------------------------------------
 def test_filter_chain_reasons():
     pages = [{"id": 1, "title": "Katze", "text": "Die '''Katze''' ist ein [[Haustier]]. " * 20},
