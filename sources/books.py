@@ -6,7 +6,7 @@ Inputs, told apart by path and content:
     and producer credits stripped, title/author/language/PG id kept -> id `books/gutenberg/<stem>`;
   * PG-19 (`<root>/{train,validation,test}/<id>.txt` + `<root>/metadata.csv`) -> `books/pg19/<id>`;
   * Books3-style: one `.txt` per book (-> `books/books3/<hash of path tail>`), the Books3 tarball
-    as distributed (`books3.tar.gz` of `books3/the-eye.eu/public/Books/Bibliotik/<x>/<title>.epub.txt`,
+    as distributed (`books3.tar.gz` of `books3/<nested folders>/<title>.epub.txt`,
     streamed: each member gets the id it would have unpacked) or JSON lines
     (`.jsonl`, `.jsonl.gz`, `.jsonl.zst`; `{"text", "title"}` or the Pile's `{"text", "meta"}`)
     -> `books/books3/<hash of file, line>`.

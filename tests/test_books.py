@@ -349,9 +349,9 @@ def _tar(path, members: dict[str, bytes], mode: str = "w:gz") -> None:
 
 
 def test_books3_tarball_is_streamed_with_the_ids_of_its_unpacked_files(tmp_path, botchan):
-    # Books3 as distributed: books3.tar.gz of books3/the-eye.eu/public/Books/Bibliotik/<x>/<title>.epub.txt
+    # Books3 as distributed: books3.tar.gz of books3/<nested folders>/<title>.epub.txt
     lee = lee_anthologies(os.path.dirname(asset_path("botchan.txt")))
-    prefix = "books3/the-eye.eu/public/Books/Bibliotik"
+    prefix = "books3/public/Books/B"
     books = {f"{prefix}/B/Botchan.epub.txt": botchan.encode(),
              f"{prefix}/L/Lee News Anthology.epub.txt": lee_book(lee[0], 1, "test").encode(),
              f"{prefix}/L/Lee News Anthology 2.epub.txt": lee_book(lee[1], 2, "test").encode()}
