@@ -159,7 +159,7 @@ class GitHubSource(Source):
     def parse_record(self, line: bytes, where: str) -> Document | ErrorRecord:
         try:
             record = json.loads(line.decode("utf-8", "surrogateescape"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: `[[[[...` nested past Python's stack
             return ErrorRecord.of(NAME, where, "bad_json", exc, line)
         if not isinstance(record, dict):
             return ErrorRecord.of(NAME, where, "bad_json", "record is not a JSON object", line)

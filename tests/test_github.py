@@ -378,3 +378,15 @@ def test_sample_build_and_job(tmp_path):
         assert d["meta"]["license"] in rules.PERMISSIVE
         head = "\n".join(d["text"].splitlines()[:3])
         assert not STRONG_HEADER.search(head), (d["id"], head)
+
+
+def test_deeply_nested_json_line_is_one_error_and_the_file_goes_on(tmp_path):
+    """A hostile line `[[[[...]]]]` makes json raise RecursionError (not ValueError): it must be
+    one bad_json error, not the end of the file (whose later rows were lost, uncounted)."""
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(record(repo_name="o/r", path="a.py", content="x = 1\n", license="mit")
+                     + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+                     + record(repo_name="o/r", path="b.py", content="y = 2\n", license="mit"))
+    out = list(GitHubSource().read(str(path)))
+    assert [type(r).__name__ for r in out] == ["Document", "ErrorRecord", "Document"]
+    assert out[1].kind == "bad_json" and out[1].input.endswith("export.jsonl:2")
