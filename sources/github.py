@@ -8,9 +8,11 @@ deduplicate the resulting dataset at the file level, with exact matches."
 
 Two input forms, told apart per file (one `--input` may mix them):
 
-1. The BigQuery export: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json`, optionally `.gz`
-   or `.bz2`) whose first record has `repo_name`; fields `repo_name`, `path`, `content`,
-   `license`, optionally `binary`. The query (README "GitHub"):
+1. The BigQuery export: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json` or a bare
+   `bq extract` shard name like `000000000000`; gzip or bzip2 told by the bytes) whose first
+   record has `repo_name`; fields `repo_name`, `path`, `content`, `license`, optionally `binary`
+   (The Stack's, codeparrot's and RedPajama's field names work too: EXPORT_FIELDS). The query
+   (README "GitHub"):
 
        SELECT f.repo_name, f.path, c.content, c.binary, l.license
        FROM `bigquery-public-data.github_repos.files` AS f
@@ -55,6 +57,10 @@ from sources.base import Source, SourceConfig
 
 NAME = "github"
 EXPORT_NAME = re.compile(r"\.(jsonl|ndjson|json)(\.gz|\.bz2)?$", re.IGNORECASE)
+# `bq extract ... 'gs://b/github/*'` numbers its shards with 12 digits (000000000000, ...) and adds
+# no extension of its own: such names are sniffed as exports too.
+BQ_SHARD_NAME = re.compile(r"(^|[-_.])\d{12}$")
+GZIP_MAGIC, BZIP2_MAGIC = b"\x1f\x8b", b"BZh"
 # git's binary test (`buffer_is_binary`): a NUL byte within the first 8,000 bytes.
 BINARY_SNIFF_BYTES = 8000
 LICENSE_READ_BYTES = 256 * 1024  # the longest license texts (GPL-3.0, MPL-2.0) are ~35 KB
@@ -77,26 +83,62 @@ class GitHubConfig(SourceConfig):
 
 
 def open_stream(path: str):
-    """The file as a binary stream, decompressed by its extension (streaming, gs:// works)."""
+    """The file as a binary stream (streaming, gs:// works), decompressed by its first bytes, not
+    its name: `bq extract --compression GZIP` writes gzip under whatever name it is given
+    (`*.json`), and a download tool may have inflated a `*.json.gz` already."""
     handle = FileSystems.open(path, compression_type="uncompressed")
-    if path.endswith(".gz"):
+    try:
+        magic = handle.read(3)
+        handle.seek(0)
+    except Exception:  # a stream that cannot seek back: trust the name
+        magic = GZIP_MAGIC if path.endswith(".gz") else BZIP2_MAGIC if path.endswith(".bz2") else b""
+    if magic.startswith(GZIP_MAGIC):
         return gzip.GzipFile(fileobj=handle, mode="rb")
-    if path.endswith(".bz2"):
+    if magic == BZIP2_MAGIC:
         return bz2.BZ2File(handle, mode="rb")
     return handle
 
 
 def is_export(path: str, record_limit: int) -> bool:
-    """A BigQuery export: a JSON-lines name whose first record is an object with `repo_name`."""
-    if not EXPORT_NAME.search(path):
+    """An export: a JSON-lines name (or a `bq extract` shard name) whose first record is an object
+    naming its repo (`repo_name`, or an alternate in EXPORT_FIELDS)."""
+    name = path.rsplit("/", 1)[-1]
+    if not EXPORT_NAME.search(name) and not BQ_SHARD_NAME.search(name):
         return False
     try:
         with open_stream(path) as f:
             first = f.readline(record_limit)
-        record = json.loads(first.decode("utf-8", "surrogateescape"))
-        return isinstance(record, dict) and "repo_name" in record
+            while first and not first.strip():  # leading blank lines
+                first = f.readline(record_limit)
+        record = json.loads(first.decode("utf-8", "surrogateescape").lstrip("\ufeff"))
+        return isinstance(record, dict) and export_fields(record)[0] is not None
     except Exception:  # unreadable: a .jsonl/.ndjson is still meant as an export (its reader counts it)
         return re.sub(r"\.(gz|bz2)$", "", path.lower()).endswith((".jsonl", ".ndjson"))
+
+
+# Field names of the exports in use, first match wins: the BigQuery join (`repo_name`, `path`,
+# `content`, `license`, `binary`); The Stack / StarCoder data (`max_stars_repo_name`,
+# `max_stars_repo_path`, `max_stars_repo_licenses`: a list of SPDX ids); codeparrot's
+# github-code (`code`); RedPajama's github JSONL (`text`, the BigQuery fields under `meta`).
+EXPORT_FIELDS = {
+    "repo": ("repo_name", "max_stars_repo_name"),
+    "path": ("path", "max_stars_repo_path"),
+    "content": ("content", "code", "text"),
+    "license": ("license", "max_stars_repo_licenses", "licenses"),
+    "binary": ("binary",),
+}
+
+
+def export_fields(record: dict) -> tuple:
+    """(repo, path, content, license, binary) of an export record, None where absent."""
+    nested = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    out = []
+    for names in EXPORT_FIELDS.values():
+        value = next((record[n] for n in names if record.get(n) is not None), None)
+        if value is None:
+            value = next((nested[n] for n in names if nested.get(n) is not None), None)
+        out.append(value)
+    return tuple(out)
 
 
 def decode_content(data: bytes, limit: int) -> tuple[str, str | None]:
@@ -157,21 +199,21 @@ class GitHubSource(Source):
                     yield self.parse_record(line, f"{path}:{number}")
 
     def parse_record(self, line: bytes, where: str) -> Document | ErrorRecord:
-        try:
-            record = json.loads(line.decode("utf-8", "surrogateescape"))
+        try:  # a byte-order mark opens files written by Windows tools
+            record = json.loads(line.decode("utf-8", "surrogateescape").lstrip("\ufeff"))
         except (ValueError, RecursionError) as exc:  # RecursionError: `[[[[...` nested past Python's stack
             return ErrorRecord.of(NAME, where, "bad_json", exc, line)
         if not isinstance(record, dict):
             return ErrorRecord.of(NAME, where, "bad_json", "record is not a JSON object", line)
-        missing = [k for k in ("repo_name", "path") if not isinstance(record.get(k), str) or not record[k]]
-        binary = record.get("binary") is True
-        content = record.get("content")
+        repo, path, content, license_id, binary = export_fields(record)
+        missing = [k for k, v in (("repo_name", repo), ("path", path)) if not isinstance(v, str) or not v]
+        binary = binary is True
         if not binary and not isinstance(content, str):
             missing.append("content")
         if missing:
             return ErrorRecord.of(NAME, where, "missing_field", f"missing or not a string: {', '.join(missing)}", line)
-        repo, path = _safe(record["repo_name"]), _safe(record["path"])
-        meta = {"repo": repo, "path": path, "license": record.get("license")}
+        repo, path = _safe(repo), _safe(path)
+        meta = {"repo": repo, "path": path, "license": license_id}
         text, problem = ("", "binary") if binary else self._content_text(content)
         if problem:
             meta["problem"] = problem

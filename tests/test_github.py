@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
 import os
@@ -390,3 +391,66 @@ def test_deeply_nested_json_line_is_one_error_and_the_file_goes_on(tmp_path):
     out = list(GitHubSource().read(str(path)))
     assert [type(r).__name__ for r in out] == ["Document", "ErrorRecord", "Document"]
     assert out[1].kind == "bad_json" and out[1].input.endswith("export.jsonl:2")
+
+
+def test_export_told_by_bytes_bom_and_bq_shard_names(tmp_path):
+    """`bq extract --compression GZIP` writes gzip under the name it is given (`*.json`) and a bare
+    wildcard gives 12-digit names with no extension; a downloader may have inflated a `.json.gz`;
+    Windows tools open a file with a byte-order mark and blank lines happen. All are exports."""
+    rows = record(repo_name="o/r", path="a.py", content="x = 1\n", license="mit") + record(
+        repo_name="o/r", path="b.py", content="y = 2\n", license="mit")
+    variants = {"export.json": gzip.compress(rows), "github-000000000003": gzip.compress(rows),
+                "inflated.json.gz": rows, "windows.jsonl": b"\xef\xbb\xbf" + rows, "blank.json": b"\n\n" + rows,
+                "000000000007": bz2.compress(rows)}
+    limit = GitHubSource().record_limit
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
+        out = list(GitHubSource().read(str(tmp_path / name)))
+        assert is_export(str(tmp_path / name), limit), name
+        assert [r.meta["path"] for r in out] == ["a.py", "b.py"], name
+    (tmp_path / "Makefile").write_text("all:\n\tcc main.c\n")
+    (tmp_path / "20240101000000").write_text("not json\n")  # 14 digits: not a bq shard name
+    assert not is_export(str(tmp_path / "Makefile"), limit)
+    assert not is_export(str(tmp_path / "20240101000000"), limit)
+
+
+THE_STACK = {"hexsha": "0a1b", "size": 36, "ext": "py", "lang": "Python", "max_stars_repo_path": "src/add.py",
+             "max_stars_repo_name": "o/stack", "max_stars_repo_licenses": ["MIT", "Apache-2.0"],
+             "max_stars_count": 3, "content": "def add(a, b):\n    return a + b\n", "avg_line_length": 17.0,
+             "max_line_length": 18, "alphanum_fraction": 0.6}
+REDPAJAMA = {"text": "def sub(a, b):\n    return a - b\n", "meta": {
+    "content_hash": "e3b0", "source": "github", "repo_name": "o/redpajama", "path": "sub.py", "license": "bsd-3-clause",
+    "binary": False, "copies": "1", "ref": "refs/heads/master", "mode": "33188", "language": [{"name": "Python"}]}}
+GITHUB_CODE = {"repo_name": "o/github-code", "path": "mul.py", "code": "def mul(a, b):\n    return a * b\n",
+               "language": "Python", "license": "apache-2.0", "size": 32}
+
+
+def test_alternate_export_layouts_end_to_end(tmp_path):
+    """The Stack / StarCoder rows (`max_stars_*`, a license list), RedPajama's github JSONL (`text`,
+    fields under `meta`) and codeparrot's github-code (`code`) are read, not one dropped 'file'."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    gpl_row = dict(THE_STACK, max_stars_repo_path="gpl.py", content="def gpl():\n    return 3\n",
+                   max_stars_repo_licenses=["MIT", "GPL-3.0-only"])
+    (raw / "the-stack-00000.jsonl").write_bytes((json.dumps(THE_STACK) + "\n" + json.dumps(gpl_row) + "\n").encode())
+    with gzip.open(raw / "redpajama-github.jsonl.gz", "wb") as f:
+        f.write((json.dumps(REDPAJAMA) + "\n").encode())
+    (raw / "github-code.json").write_bytes((json.dumps(GITHUB_CODE) + "\n").encode())
+    stats = run_source(GitHubSource(), files.expand_inputs(str(raw)), str(tmp_path / "out"))
+    assert stats["documents_in"] == 4 and stats["errors"] == {} and stats["dropped"] == {"license_gpl": 1}
+    docs = {d["meta"]["repo"]: d for d in clean_docs(str(tmp_path / "out"), "github")}
+    assert {r: (d["meta"]["path"], d["meta"]["license"]) for r, d in docs.items()} == {
+        "o/stack": ("src/add.py", "mit"), "o/redpajama": ("sub.py", "bsd-3-clause"),
+        "o/github-code": ("mul.py", "apache-2.0")}
+    assert docs["o/redpajama"]["text"] == REDPAJAMA["text"]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (["MIT", "Apache-2.0"], "mit"), (["MIT", "GPL-3.0-only"], "gpl-3.0"), ([], None),
+    ("Apache-2.0 WITH LLVM-exception", "apache-2.0"), ("GPL-2.0-only WITH Classpath-exception-2.0", "gpl-2.0"),
+    ("(MIT OR Apache-2.0) AND Unicode-DFS-2016", "unicode-dfs-2016"), ("(MIT OR Apache-2.0)", "mit"),
+    ("(MIT OR Apache-2.0) AND BSD-3-Clause", "mit"), ("MIT OR Apache-2.0 AND GPL-3.0", "mit"),
+])
+def test_normalize_license_lists_exceptions_and_parentheses(raw, expected):
+    """SPDX as The Stack and package metadata write it: lists, WITH exceptions, parentheses."""
+    assert rules.normalize_license(raw) == expected
