@@ -42,6 +42,7 @@ import json
 import os
 import posixpath
 import re
+import stat
 import zlib
 from typing import Iterator
 
@@ -141,6 +142,33 @@ def export_fields(record: dict) -> tuple:
     return tuple(out)
 
 
+# git's file modes (BigQuery `files.mode`, an INTEGER that JSON exports may write as a string):
+# 0o120000 is a symlink, whose blob is the target path, not code; 0o160000 a submodule.
+LINK_MODES = {0o120000, 0o160000}
+
+
+def is_symlink_row(record: dict) -> bool:
+    """An export row of a symlink (`symlink_target` set or a link mode): its content is a path."""
+    nested = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    mode = record.get("mode", nested.get("mode"))
+    try:
+        mode = int(mode) if mode is not None else None
+    except (TypeError, ValueError):
+        mode = None
+    return bool(record.get("symlink_target") or nested.get("symlink_target")) or mode in LINK_MODES
+
+
+def local_file_kind(path: str) -> str | None:
+    """None for a regular local file (or a remote object); `symlink` for a link, `special_file`
+    for a FIFO, socket or device (opening a FIFO blocks forever)."""
+    if "://" in path:
+        return None
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return None if stat.S_ISREG(mode) else "special_file"
+
+
 def decode_content(data: bytes, limit: int) -> tuple[str, str | None]:
     """File bytes -> (text, problem): problem is file_too_large, empty, binary or not_utf8."""
     if len(data) > limit:
@@ -214,7 +242,10 @@ class GitHubSource(Source):
             return ErrorRecord.of(NAME, where, "missing_field", f"missing or not a string: {', '.join(missing)}", line)
         repo, path = _safe(repo), _safe(path)
         meta = {"repo": repo, "path": path, "license": license_id}
-        text, problem = ("", "binary") if binary else self._content_text(content)
+        if is_symlink_row(record):
+            text, problem = "", "symlink"
+        else:
+            text, problem = ("", "binary") if binary else self._content_text(content)
         if problem:
             meta["problem"] = problem
         # The input file and line make the id unique (a repo/path may repeat across refs or exports);
@@ -235,9 +266,13 @@ class GitHubSource(Source):
 
     # --- a checkout -----------------------------------------------------------------------
     def read_tree_file(self, path: str, repo: str, rel_path: str, license_id: str | None) -> Document:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            data = f.read(self.config.max_file_bytes + 1)
-        text, problem = decode_content(data, self.config.max_file_bytes)
+        kind = local_file_kind(path)
+        if kind is None:
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                data = f.read(self.config.max_file_bytes + 1)
+            text, problem = decode_content(data, self.config.max_file_bytes)
+        else:  # never followed: its target is another file of the input (read there) or outside it
+            text, problem = "", kind
         meta = {"repo": repo, "path": rel_path, "license": license_id}
         if problem:
             meta["problem"] = problem
@@ -346,6 +381,8 @@ def _common(a: str | None, b: str) -> str:
 
 def _detect_license_file(path: str) -> tuple[str, tuple[str, str]]:
     try:
+        if "://" not in path and not os.path.isfile(path):  # a FIFO named LICENSE would block
+            raise OSError(f"not a regular file: {path}")
         with FileSystems.open(path, compression_type="uncompressed") as f:
             text = f.read(LICENSE_READ_BYTES).decode("utf-8", "replace")
         license_id = rules.detect_license(text)

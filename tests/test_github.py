@@ -454,3 +454,36 @@ def test_alternate_export_layouts_end_to_end(tmp_path):
 def test_normalize_license_lists_exceptions_and_parentheses(raw, expected):
     """SPDX as The Stack and package metadata write it: lists, WITH exceptions, parentheses."""
     assert rules.normalize_license(raw) == expected
+
+
+def test_checkout_symlinks_and_fifos_are_never_followed(tmp_path):
+    """A checkout holds symlinks (to a sibling, to outside the input, dangling) and may hold a
+    FIFO: none is read (the outside file must not leak into the corpus, a FIFO would block the
+    job forever); each is one counted drop, and the real file survives under its own name."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("SECRET = 'from outside the input'\n")
+    repo = tmp_path / "raw" / "acme" / "app"
+    (repo / "src").mkdir(parents=True)
+    (repo / "LICENSE").write_text(MIT_TEXT)
+    (repo / "src" / "main.py").write_text("def main():\n    return 'app'\n")
+    os.symlink(outside / "secret.py", repo / "src" / "leak.py")
+    os.symlink("main.py", repo / "src" / "alias.py")  # sorts before main.py: would win the dedup
+    os.symlink(tmp_path / "missing.py", repo / "src" / "dangling.py")
+    os.mkfifo(repo / "src" / "pipe.py")
+    stats = run_source(GitHubSource(), files.expand_inputs(str(tmp_path / "raw")), str(tmp_path / "out"))
+    assert stats["dropped"] == {"license_file": 1, "symlink": 3, "special_file": 1} and stats["errors"] == {}
+    docs = clean_docs(str(tmp_path / "out"), "github")
+    assert [d["meta"]["path"] for d in docs] == ["src/main.py"]
+
+
+def test_export_symlink_rows_are_dropped(tmp_path):
+    """BigQuery's `files` table has `mode` (INTEGER, 40960 = 0o120000 for a symlink, written as a
+    string by JSON exports) and `symlink_target`; a symlink's content is its target path."""
+    s = GitHubSource()
+    rows = [record(repo_name="o/r", path="include/x.h", content="../src/x.h", mode="40960", license="mit"),
+            record(repo_name="o/r", path="y.h", content="../y.h", mode=40960, license="mit"),
+            record(repo_name="o/r", path="z.h", content="../z.h", symlink_target="../z.h", license="mit"),
+            record(repo_name="o/r", path="w.h", content="int w;\n", mode="33188", symlink_target=None)]
+    out = [s.parse_record(row, f"e.json:{n}") for n, row in enumerate(rows)]
+    assert [d.meta.get("problem") for d in out] == ["symlink", "symlink", "symlink", None]
