@@ -24,7 +24,8 @@ Two input forms, told apart per file (one `--input` may mix them):
 2. Any other file is part of a checkout ("mirror"): the repo root of a file is the shallowest
    folder, at or below the common folder of all such inputs, that holds a LICENSE / LICENCE /
    COPYING / UNLICENSE file or a `.git` entry; failing both, the first folder below the common
-   one. The repo license is detected from its license files' text.
+   one. A file's license is detected from the text of the nearest license files above it (the
+   repo's, or a vendored library's / nested checkout's own).
 
 Steps: read -> KeepPermissiveLicenses -> SkipBinaryAndUndecodable -> KeepCodeExtensions ->
 RemoveHeaderBoilerplate -> QualityHeuristics -> DedupFiles (exact, on the text after header
@@ -287,7 +288,7 @@ class GitHubSource(Source):
         licenses = (
             tree
             | "LicenseFiles" >> beam.Filter(rules.is_license_file)
-            | "DetectLicense" >> beam.Map(_detect_license_file)
+            | "DetectLicense" >> beam.FlatMap(_detect_license_file)
             | "GroupLicenseFiles" >> beam.GroupByKey()
             | "RepoLicense" >> beam.MapTuple(lambda folder, found: (folder, rules.combine_licenses(list(found))))
         )
@@ -379,16 +380,18 @@ def _common(a: str | None, b: str) -> str:
     return "/".join(parts_a[:n]) or "/"
 
 
-def _detect_license_file(path: str) -> tuple[str, tuple[str, str]]:
+def _detect_license_file(path: str) -> Iterator[tuple[str, tuple[str, str]]]:
     try:
         if "://" not in path and not os.path.isfile(path):  # a FIFO named LICENSE would block
             raise OSError(f"not a regular file: {path}")
         with FileSystems.open(path, compression_type="uncompressed") as f:
             text = f.read(LICENSE_READ_BYTES).decode("utf-8", "replace")
+        if text.startswith("#!"):  # a script named like one (`license-check`), not a license text
+            return
         license_id = rules.detect_license(text)
     except Exception:  # an unreadable license file is an unknown license, not a crash
         license_id = "unknown"
-    return posixpath.dirname(path), (posixpath.basename(path), license_id)
+    yield rules.license_folder(path), (posixpath.basename(path), license_id)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -405,7 +408,16 @@ def _repo_task(path: str, root: str, licensed: dict) -> tuple[str, str, str, str
     repo_root = next((c for c in candidates if c in licensed or _has_git(c)),
                      candidates[1] if len(candidates) > 1 else root)
     repo = posixpath.relpath(repo_root, root) if repo_root != root else posixpath.basename(root.rstrip("/"))
-    return path, _safe(repo), _safe(posixpath.relpath(path, repo_root)), licensed.get(repo_root)
+    # The nearest license above the file governs it: vendored code (third_party/x/COPYING,
+    # node_modules/y/LICENSE) keeps its own license, and a nested checkout (its own `.git`)
+    # without a license file has none, instead of inheriting the outer repo's.
+    license_id = licensed.get(repo_root)
+    for folder in candidates[candidates.index(repo_root) + 1:]:
+        if folder in licensed:
+            license_id = licensed[folder]
+        elif _has_git(folder):
+            license_id = None
+    return path, _safe(repo), _safe(posixpath.relpath(path, repo_root)), license_id
 
 
 SOURCE = GitHubSource

@@ -166,11 +166,30 @@ def combine_licenses(found: list[tuple[str, str]]) -> str:
     return blocking[0] if blocking else ids[0]
 
 
-LICENSE_FILE = re.compile(r"^(licen[cs]e|copying|unlicense)([-._][\w.-]*)?$", re.IGNORECASE)
+# LICENSE, LICENCE.md, COPYING.LESSER, LICENSE-APACHE, UNLICENSE, and Rails' MIT-LICENSE.
+LICENSE_FILE = re.compile(r"^((mit|apache|apache2|bsd|gpl|lgpl|mpl|isc)[-_])?(licen[cs]e|copying|unlicense)"
+                          r"([-._][\w.-]*)?$", re.IGNORECASE)
+# REUSE (reuse.software) keeps a repo's license texts as LICENSES/<SPDX id>.txt.
+LICENSES_FOLDER = re.compile(r"^licen[cs]es$", re.IGNORECASE)
+# A license text is plain text or one of these markups; `license.py`, `License.java`,
+# `license_test.go` are code about licenses.
+LICENSE_TEXT_LANGUAGES = (None, "markdown", "restructuredtext", "html")
+
+
+def license_folder(path: str) -> str | None:
+    """The folder whose license `path` states (None when `path` is not a license file)."""
+    folder, name = os.path.split(path)
+    if language_of(name) not in LICENSE_TEXT_LANGUAGES:
+        return None
+    if LICENSE_FILE.match(name):
+        return folder
+    if LICENSES_FOLDER.match(os.path.basename(folder)) and not name.startswith("."):
+        return os.path.dirname(folder)
+    return None
 
 
 def is_license_file(path: str) -> bool:
-    return bool(LICENSE_FILE.match(os.path.basename(path)))
+    return license_folder(path) is not None
 
 
 # --- extensions and languages ------------------------------------------------------------------

@@ -487,3 +487,57 @@ def test_export_symlink_rows_are_dropped(tmp_path):
             record(repo_name="o/r", path="w.h", content="int w;\n", mode="33188", symlink_target=None)]
     out = [s.parse_record(row, f"e.json:{n}") for n, row in enumerate(rows)]
     assert [d.meta.get("problem") for d in out] == ["symlink", "symlink", "symlink", None]
+
+
+def test_checkout_license_is_the_nearest_license_file(tmp_path):
+    """Real checkouts vendor code under its own license (third_party/x/COPYING, node_modules/y/
+    LICENSE) and nest other checkouts (a submodule's own .git): that code keeps its own license,
+    not the outer repo's. Code files named license.* are code, not license texts; Rails'
+    MIT-LICENSE and REUSE's LICENSES/<id>.txt are license texts; a `license-check` script is not."""
+    raw = tmp_path / "raw"
+
+    def put(rel, text):
+        os.makedirs(os.path.dirname(raw / rel), exist_ok=True)
+        (raw / rel).write_text(text)
+
+    common = lambda name: open(os.path.join(COMMON, name), encoding="utf-8").read()  # noqa: E731
+    put("acme/app/LICENSE", common("BSD"))
+    put("acme/app/src/main.py", "def main():\n    return 'app'\n")
+    put("acme/app/src/license.py", "def license_text():\n    return 'see the LICENSE file'\n")
+    put("acme/app/tools/license-check", "#!/bin/sh\ngrep -L Copyright \"$@\"\n")
+    put("acme/app/tools/run.sh", "#!/bin/sh\nexec python -m app \"$@\"\n")
+    put("acme/app/third_party/gplthing/COPYING", common("GPL-3"))
+    put("acme/app/third_party/gplthing/gpl.c", "int gpl_only(void) { return 3; }\n")
+    put("acme/app/node_modules/leftpad/LICENSE", common("GPL-2"))
+    put("acme/app/node_modules/leftpad/index.js", "module.exports = function leftpad(s) { return s; };\n")
+    put("acme/app/node_modules/mitpad/LICENSE", MIT_TEXT)
+    put("acme/app/node_modules/mitpad/index.js", "module.exports = function mitpad(s) { return s + '!'; };\n")
+    put("acme/app/vendor/sub/.git", "gitdir: ../../.git/modules/sub\n")  # a submodule checkout
+    put("acme/app/vendor/sub/sub.py", "def sub():\n    return 'no license of its own'\n")
+    put("rails/rails/MIT-LICENSE", MIT_TEXT)
+    put("rails/rails/lib/rails.rb", "module Rails\n  def self.version\n    '7.1'\n  end\nend\n")
+    put("kde/reuse/LICENSES/Apache-2.0.txt", common("Apache-2.0"))
+    put("kde/reuse/src/k.py", "def k():\n    return 'reuse'\n")
+    inputs = files.expand_inputs(str(raw)) + [str(raw / "acme/app/vendor/sub/.git")]  # _walk skips dot files
+    stats = run_source(GitHubSource(), inputs, str(tmp_path / "out"))
+    assert stats["errors"] == {}
+    docs = {d["meta"]["path"]: d["meta"] for d in clean_docs(str(tmp_path / "out"), "github")}
+    assert {path: (m["repo"], m["license"]) for path, m in docs.items()} == {
+        "src/main.py": ("acme/app", "bsd-3-clause"), "src/license.py": ("acme/app", "bsd-3-clause"),
+        "tools/run.sh": ("acme/app", "bsd-3-clause"), "node_modules/mitpad/index.js": ("acme/app", "mit"),
+        "lib/rails.rb": ("rails/rails", "mit"), "src/k.py": ("kde/reuse", "apache-2.0")}
+    rejected = {r["meta"]["path"]: r["drop_reason"]
+                for r in read_jsonl_gz(str(tmp_path / "out" / "rejected" / "github" / "*.jsonl.gz"))}
+    assert rejected["third_party/gplthing/gpl.c"] == "license_gpl"
+    assert rejected["node_modules/leftpad/index.js"] == "license_gpl"
+    assert rejected["vendor/sub/sub.py"] == "license_none"
+
+
+@pytest.mark.parametrize("path, folder", [
+    ("r/LICENSE", "r"), ("r/LICENSE.md", "r"), ("r/COPYING.LESSER", "r"), ("r/LICENSE-APACHE", "r"),
+    ("r/licence.txt", "r"), ("r/MIT-LICENSE", "r"), ("r/LICENSES/MIT.txt", "r"), ("r/LICENSE.html", "r"),
+    ("r/src/license.py", None), ("r/License.java", None), ("r/pkg/license_test.go", None), ("r/copying.c", None),
+    ("r/lib/licensee/license.rb", None), ("r/README.md", None),
+])
+def test_license_folder(path, folder):
+    assert rules.license_folder(path) == folder
