@@ -37,7 +37,7 @@ def plain_loop(paths: list[str], source: GitHubSource) -> tuple[int, int]:
     for p in tree:
         if rules.is_license_file(p):
             with open(p, encoding="utf-8", errors="replace") as f:
-                licensed.setdefault(os.path.dirname(p), []).append((os.path.basename(p), rules.detect_license(f.read())))
+                licensed.setdefault(rules.license_folder(p), []).append((os.path.basename(p), rules.detect_license(f.read())))
     licenses = {folder: rules.combine_licenses(found) for folder, found in licensed.items()}
     root = os.path.commonpath([os.path.dirname(p) for p in tree])
     docs += [source.read_tree_file(*_repo_task(p, root, licenses)) for p in tree]

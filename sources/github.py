@@ -8,9 +8,11 @@ deduplicate the resulting dataset at the file level, with exact matches."
 
 Two input forms, told apart per file (one `--input` may mix them):
 
-1. The BigQuery export: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json`, optionally `.gz`
-   or `.bz2`) whose first record has `repo_name`; fields `repo_name`, `path`, `content`,
-   `license`, optionally `binary`. The query (README "GitHub"):
+1. The BigQuery export: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json` or a bare
+   `bq extract` shard name like `000000000000`; gzip or bzip2 told by the bytes) whose first
+   record has `repo_name`; fields `repo_name`, `path`, `content`, `license`, optionally `binary`
+   (The Stack's, codeparrot's and RedPajama's field names work too: EXPORT_FIELDS). The query
+   (README "GitHub"):
 
        SELECT f.repo_name, f.path, c.content, c.binary, l.license
        FROM `bigquery-public-data.github_repos.files` AS f
@@ -22,7 +24,8 @@ Two input forms, told apart per file (one `--input` may mix them):
 2. Any other file is part of a checkout ("mirror"): the repo root of a file is the shallowest
    folder, at or below the common folder of all such inputs, that holds a LICENSE / LICENCE /
    COPYING / UNLICENSE file or a `.git` entry; failing both, the first folder below the common
-   one. The repo license is detected from its license files' text.
+   one. A file's license is detected from the text of the nearest license files above it (the
+   repo's, or a vendored library's / nested checkout's own).
 
 Steps: read -> KeepPermissiveLicenses -> SkipBinaryAndUndecodable -> KeepCodeExtensions ->
 RemoveHeaderBoilerplate -> QualityHeuristics -> DedupFiles (exact, on the text after header
@@ -40,6 +43,7 @@ import json
 import os
 import posixpath
 import re
+import stat
 import zlib
 from typing import Iterator
 
@@ -55,6 +59,10 @@ from sources.base import Source, SourceConfig
 
 NAME = "github"
 EXPORT_NAME = re.compile(r"\.(jsonl|ndjson|json)(\.gz|\.bz2)?$", re.IGNORECASE)
+# `bq extract ... 'gs://b/github/*'` numbers its shards with 12 digits (000000000000, ...) and adds
+# no extension of its own: such names are sniffed as exports too.
+BQ_SHARD_NAME = re.compile(r"(^|[-_.])\d{12}$")
+GZIP_MAGIC, BZIP2_MAGIC = b"\x1f\x8b", b"BZh"
 # git's binary test (`buffer_is_binary`): a NUL byte within the first 8,000 bytes.
 BINARY_SNIFF_BYTES = 8000
 LICENSE_READ_BYTES = 256 * 1024  # the longest license texts (GPL-3.0, MPL-2.0) are ~35 KB
@@ -77,26 +85,89 @@ class GitHubConfig(SourceConfig):
 
 
 def open_stream(path: str):
-    """The file as a binary stream, decompressed by its extension (streaming, gs:// works)."""
+    """The file as a binary stream (streaming, gs:// works), decompressed by its first bytes, not
+    its name: `bq extract --compression GZIP` writes gzip under whatever name it is given
+    (`*.json`), and a download tool may have inflated a `*.json.gz` already."""
     handle = FileSystems.open(path, compression_type="uncompressed")
-    if path.endswith(".gz"):
+    try:
+        magic = handle.read(3)
+        handle.seek(0)
+    except Exception:  # a stream that cannot seek back: trust the name
+        magic = GZIP_MAGIC if path.endswith(".gz") else BZIP2_MAGIC if path.endswith(".bz2") else b""
+    if magic.startswith(GZIP_MAGIC):
         return gzip.GzipFile(fileobj=handle, mode="rb")
-    if path.endswith(".bz2"):
+    if magic == BZIP2_MAGIC:
         return bz2.BZ2File(handle, mode="rb")
     return handle
 
 
 def is_export(path: str, record_limit: int) -> bool:
-    """A BigQuery export: a JSON-lines name whose first record is an object with `repo_name`."""
-    if not EXPORT_NAME.search(path):
+    """An export: a JSON-lines name (or a `bq extract` shard name) whose first record is an object
+    naming its repo (`repo_name`, or an alternate in EXPORT_FIELDS)."""
+    name = path.rsplit("/", 1)[-1]
+    if not EXPORT_NAME.search(name) and not BQ_SHARD_NAME.search(name):
         return False
     try:
         with open_stream(path) as f:
             first = f.readline(record_limit)
-        record = json.loads(first.decode("utf-8", "surrogateescape"))
-        return isinstance(record, dict) and "repo_name" in record
+            while first and not first.strip():  # leading blank lines
+                first = f.readline(record_limit)
+        record = json.loads(first.decode("utf-8", "surrogateescape").lstrip("\ufeff"))
+        return isinstance(record, dict) and export_fields(record)[0] is not None
     except Exception:  # unreadable: a .jsonl/.ndjson is still meant as an export (its reader counts it)
         return re.sub(r"\.(gz|bz2)$", "", path.lower()).endswith((".jsonl", ".ndjson"))
+
+
+# Field names of the exports in use, first match wins: the BigQuery join (`repo_name`, `path`,
+# `content`, `license`, `binary`); The Stack / StarCoder data (`max_stars_repo_name`,
+# `max_stars_repo_path`, `max_stars_repo_licenses`: a list of SPDX ids); codeparrot's
+# github-code (`code`); RedPajama's github JSONL (`text`, the BigQuery fields under `meta`).
+EXPORT_FIELDS = {
+    "repo": ("repo_name", "max_stars_repo_name"),
+    "path": ("path", "max_stars_repo_path"),
+    "content": ("content", "code", "text"),
+    "license": ("license", "max_stars_repo_licenses", "licenses"),
+    "binary": ("binary",),
+}
+
+
+def export_fields(record: dict) -> tuple:
+    """(repo, path, content, license, binary) of an export record, None where absent."""
+    nested = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    out = []
+    for names in EXPORT_FIELDS.values():
+        value = next((record[n] for n in names if record.get(n) is not None), None)
+        if value is None:
+            value = next((nested[n] for n in names if nested.get(n) is not None), None)
+        out.append(value)
+    return tuple(out)
+
+
+# git's file modes (BigQuery `files.mode`, an INTEGER that JSON exports may write as a string):
+# 0o120000 is a symlink, whose blob is the target path, not code; 0o160000 a submodule.
+LINK_MODES = {0o120000, 0o160000}
+
+
+def is_symlink_row(record: dict) -> bool:
+    """An export row of a symlink (`symlink_target` set or a link mode): its content is a path."""
+    nested = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    mode = record.get("mode", nested.get("mode"))
+    try:
+        mode = int(mode) if mode is not None else None
+    except (TypeError, ValueError):
+        mode = None
+    return bool(record.get("symlink_target") or nested.get("symlink_target")) or mode in LINK_MODES
+
+
+def local_file_kind(path: str) -> str | None:
+    """None for a regular local file (or a remote object); `symlink` for a link, `special_file`
+    for a FIFO, socket or device (opening a FIFO blocks forever)."""
+    if "://" in path:
+        return None
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return None if stat.S_ISREG(mode) else "special_file"
 
 
 def decode_content(data: bytes, limit: int) -> tuple[str, str | None]:
@@ -157,22 +228,25 @@ class GitHubSource(Source):
                     yield self.parse_record(line, f"{path}:{number}")
 
     def parse_record(self, line: bytes, where: str) -> Document | ErrorRecord:
-        try:
-            record = json.loads(line.decode("utf-8", "surrogateescape"))
-        except ValueError as exc:
+        try:  # a byte-order mark opens files written by Windows tools
+            record = json.loads(line.decode("utf-8", "surrogateescape").lstrip("\ufeff"))
+        except (ValueError, RecursionError) as exc:  # RecursionError: `[[[[...` nested past Python's stack
             return ErrorRecord.of(NAME, where, "bad_json", exc, line)
         if not isinstance(record, dict):
             return ErrorRecord.of(NAME, where, "bad_json", "record is not a JSON object", line)
-        missing = [k for k in ("repo_name", "path") if not isinstance(record.get(k), str) or not record[k]]
-        binary = record.get("binary") is True
-        content = record.get("content")
+        repo, path, content, license_id, binary = export_fields(record)
+        missing = [k for k, v in (("repo_name", repo), ("path", path)) if not isinstance(v, str) or not v]
+        binary = binary is True
         if not binary and not isinstance(content, str):
             missing.append("content")
         if missing:
             return ErrorRecord.of(NAME, where, "missing_field", f"missing or not a string: {', '.join(missing)}", line)
-        repo, path = _safe(record["repo_name"]), _safe(record["path"])
-        meta = {"repo": repo, "path": path, "license": record.get("license")}
-        text, problem = ("", "binary") if binary else self._content_text(content)
+        repo, path = _safe(repo), _safe(path)
+        meta = {"repo": repo, "path": path, "license": license_id}
+        if is_symlink_row(record):
+            text, problem = "", "symlink"
+        else:
+            text, problem = ("", "binary") if binary else self._content_text(content)
         if problem:
             meta["problem"] = problem
         # The input file and line make the id unique (a repo/path may repeat across refs or exports);
@@ -193,9 +267,13 @@ class GitHubSource(Source):
 
     # --- a checkout -----------------------------------------------------------------------
     def read_tree_file(self, path: str, repo: str, rel_path: str, license_id: str | None) -> Document:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            data = f.read(self.config.max_file_bytes + 1)
-        text, problem = decode_content(data, self.config.max_file_bytes)
+        kind = local_file_kind(path)
+        if kind is None:
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                data = f.read(self.config.max_file_bytes + 1)
+            text, problem = decode_content(data, self.config.max_file_bytes)
+        else:  # never followed: its target is another file of the input (read there) or outside it
+            text, problem = "", kind
         meta = {"repo": repo, "path": rel_path, "license": license_id}
         if problem:
             meta["problem"] = problem
@@ -210,7 +288,7 @@ class GitHubSource(Source):
         licenses = (
             tree
             | "LicenseFiles" >> beam.Filter(rules.is_license_file)
-            | "DetectLicense" >> beam.Map(_detect_license_file)
+            | "DetectLicense" >> beam.FlatMap(_detect_license_file)
             | "GroupLicenseFiles" >> beam.GroupByKey()
             | "RepoLicense" >> beam.MapTuple(lambda folder, found: (folder, rules.combine_licenses(list(found))))
         )
@@ -302,14 +380,18 @@ def _common(a: str | None, b: str) -> str:
     return "/".join(parts_a[:n]) or "/"
 
 
-def _detect_license_file(path: str) -> tuple[str, tuple[str, str]]:
+def _detect_license_file(path: str) -> Iterator[tuple[str, tuple[str, str]]]:
     try:
+        if "://" not in path and not os.path.isfile(path):  # a FIFO named LICENSE would block
+            raise OSError(f"not a regular file: {path}")
         with FileSystems.open(path, compression_type="uncompressed") as f:
             text = f.read(LICENSE_READ_BYTES).decode("utf-8", "replace")
+        if text.startswith("#!"):  # a script named like one (`license-check`), not a license text
+            return
         license_id = rules.detect_license(text)
     except Exception:  # an unreadable license file is an unknown license, not a crash
         license_id = "unknown"
-    return posixpath.dirname(path), (posixpath.basename(path), license_id)
+    yield rules.license_folder(path), (posixpath.basename(path), license_id)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -326,7 +408,16 @@ def _repo_task(path: str, root: str, licensed: dict) -> tuple[str, str, str, str
     repo_root = next((c for c in candidates if c in licensed or _has_git(c)),
                      candidates[1] if len(candidates) > 1 else root)
     repo = posixpath.relpath(repo_root, root) if repo_root != root else posixpath.basename(root.rstrip("/"))
-    return path, _safe(repo), _safe(posixpath.relpath(path, repo_root)), licensed.get(repo_root)
+    # The nearest license above the file governs it: vendored code (third_party/x/COPYING,
+    # node_modules/y/LICENSE) keeps its own license, and a nested checkout (its own `.git`)
+    # without a license file has none, instead of inheriting the outer repo's.
+    license_id = licensed.get(repo_root)
+    for folder in candidates[candidates.index(repo_root) + 1:]:
+        if folder in licensed:
+            license_id = licensed[folder]
+        elif _has_git(folder):
+            license_id = None
+    return path, _safe(repo), _safe(posixpath.relpath(path, repo_root)), license_id
 
 
 SOURCE = GitHubSource

@@ -41,20 +41,61 @@ _FAMILIES = (("agpl", "license_agpl"), ("lgpl", "license_lgpl"), ("gpl", "licens
 
 
 def normalize_license(raw: object) -> str | None:
-    """A license field or SPDX expression -> a BigQuery-style id (None when there is none)."""
+    """A license field, list or SPDX expression -> a BigQuery-style id (None when there is none)."""
     if raw is None:
         return None
-    text = " ".join(str(raw).strip().lower().split())
+    if isinstance(raw, (list, tuple)):  # The Stack's `max_stars_repo_licenses`: every one binds
+        return _all_bind([normalize_license(part) for part in raw if str(part).strip()])
+    text = _unwrap(" ".join(str(raw).strip().lower().split()))
     if text in _NONE:
         return None
-    if " or " in text:  # SPDX dual licensing: any permissive option is enough
-        options = [normalize_license(part.strip("() ")) for part in text.split(" or ")]
+    options = _split_top(text, " or ")
+    if len(options) > 1:  # SPDX dual licensing: any permissive option is enough (AND binds tighter)
+        options = [normalize_license(o) for o in options]
         return next((o for o in options if o in PERMISSIVE), options[0])
-    if " and " in text:  # every part binds: the first non-permissive one decides
-        parts = [normalize_license(part.strip("() ")) for part in text.split(" and ")]
-        return next((p for p in parts if p not in PERMISSIVE), parts[0])
+    parts = _split_top(text, " and ")
+    if len(parts) > 1:
+        return _all_bind([normalize_license(p) for p in parts])
+    # SPDX `<license> WITH <exception>`: an exception only adds permissions (LLVM-exception,
+    # Classpath-exception-2.0), so the license is the one before it.
+    text = re.sub(r" with [\w.+-]+$", "", text)
     text = re.sub(r"(-only|-or-later|\+)$", "", text)
     return _ALIASES.get(text, text)
+
+
+def _all_bind(ids: list[str | None]) -> str | None:
+    """Licenses that all apply: the first non-permissive one decides."""
+    return next((i for i in ids if i not in PERMISSIVE), ids[0]) if ids else None
+
+
+def _unwrap(text: str) -> str:
+    """`(a OR b)` -> `a OR b` when the parentheses enclose the whole expression."""
+    while text.startswith("(") and text.endswith(")") and _depths(text[1:-1])[1]:
+        text = text[1:-1].strip()
+    return text
+
+
+def _depths(text: str) -> tuple[list[int], bool]:
+    """The parenthesis depth before each character, and whether they balance."""
+    depths, depth, ok = [], 0, True
+    for char in text:
+        depths.append(depth)
+        depth += (char == "(") - (char == ")")
+        ok = ok and depth >= 0
+    return depths, ok and depth == 0
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """`text` split on `sep` outside parentheses."""
+    depths, _ = _depths(text)
+    parts, start, i = [], 0, 0
+    while i < len(text):
+        if depths[i] == 0 and text.startswith(sep, i):
+            parts.append(text[start:i].strip())
+            start = i = i + len(sep)
+            continue
+        i += 1
+    return parts + [text[start:].strip()]
 
 
 def license_reason(license_id: str | None) -> str:
@@ -125,11 +166,30 @@ def combine_licenses(found: list[tuple[str, str]]) -> str:
     return blocking[0] if blocking else ids[0]
 
 
-LICENSE_FILE = re.compile(r"^(licen[cs]e|copying|unlicense)([-._][\w.-]*)?$", re.IGNORECASE)
+# LICENSE, LICENCE.md, COPYING.LESSER, LICENSE-APACHE, UNLICENSE, and Rails' MIT-LICENSE.
+LICENSE_FILE = re.compile(r"^((mit|apache|apache2|bsd|gpl|lgpl|mpl|isc)[-_])?(licen[cs]e|copying|unlicense)"
+                          r"([-._][\w.-]*)?$", re.IGNORECASE)
+# REUSE (reuse.software) keeps a repo's license texts as LICENSES/<SPDX id>.txt.
+LICENSES_FOLDER = re.compile(r"^licen[cs]es$", re.IGNORECASE)
+# A license text is plain text or one of these markups; `license.py`, `License.java`,
+# `license_test.go` are code about licenses.
+LICENSE_TEXT_LANGUAGES = (None, "markdown", "restructuredtext", "html")
+
+
+def license_folder(path: str) -> str | None:
+    """The folder whose license `path` states (None when `path` is not a license file)."""
+    folder, name = os.path.split(path)
+    if language_of(name) not in LICENSE_TEXT_LANGUAGES:
+        return None
+    if LICENSE_FILE.match(name):
+        return folder
+    if LICENSES_FOLDER.match(os.path.basename(folder)) and not name.startswith("."):
+        return os.path.dirname(folder)
+    return None
 
 
 def is_license_file(path: str) -> bool:
-    return bool(LICENSE_FILE.match(os.path.basename(path)))
+    return license_folder(path) is not None
 
 
 # --- extensions and languages ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import json
 import os
@@ -378,3 +379,165 @@ def test_sample_build_and_job(tmp_path):
         assert d["meta"]["license"] in rules.PERMISSIVE
         head = "\n".join(d["text"].splitlines()[:3])
         assert not STRONG_HEADER.search(head), (d["id"], head)
+
+
+def test_deeply_nested_json_line_is_one_error_and_the_file_goes_on(tmp_path):
+    """A hostile line `[[[[...]]]]` makes json raise RecursionError (not ValueError): it must be
+    one bad_json error, not the end of the file (whose later rows were lost, uncounted)."""
+    path = tmp_path / "export.jsonl"
+    path.write_bytes(record(repo_name="o/r", path="a.py", content="x = 1\n", license="mit")
+                     + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+                     + record(repo_name="o/r", path="b.py", content="y = 2\n", license="mit"))
+    out = list(GitHubSource().read(str(path)))
+    assert [type(r).__name__ for r in out] == ["Document", "ErrorRecord", "Document"]
+    assert out[1].kind == "bad_json" and out[1].input.endswith("export.jsonl:2")
+
+
+def test_export_told_by_bytes_bom_and_bq_shard_names(tmp_path):
+    """`bq extract --compression GZIP` writes gzip under the name it is given (`*.json`) and a bare
+    wildcard gives 12-digit names with no extension; a downloader may have inflated a `.json.gz`;
+    Windows tools open a file with a byte-order mark and blank lines happen. All are exports."""
+    rows = record(repo_name="o/r", path="a.py", content="x = 1\n", license="mit") + record(
+        repo_name="o/r", path="b.py", content="y = 2\n", license="mit")
+    variants = {"export.json": gzip.compress(rows), "github-000000000003": gzip.compress(rows),
+                "inflated.json.gz": rows, "windows.jsonl": b"\xef\xbb\xbf" + rows, "blank.json": b"\n\n" + rows,
+                "000000000007": bz2.compress(rows)}
+    limit = GitHubSource().record_limit
+    for name, data in variants.items():
+        (tmp_path / name).write_bytes(data)
+        out = list(GitHubSource().read(str(tmp_path / name)))
+        assert is_export(str(tmp_path / name), limit), name
+        assert [r.meta["path"] for r in out] == ["a.py", "b.py"], name
+    (tmp_path / "Makefile").write_text("all:\n\tcc main.c\n")
+    (tmp_path / "20240101000000").write_text("not json\n")  # 14 digits: not a bq shard name
+    assert not is_export(str(tmp_path / "Makefile"), limit)
+    assert not is_export(str(tmp_path / "20240101000000"), limit)
+
+
+THE_STACK = {"hexsha": "0a1b", "size": 36, "ext": "py", "lang": "Python", "max_stars_repo_path": "src/add.py",
+             "max_stars_repo_name": "o/stack", "max_stars_repo_licenses": ["MIT", "Apache-2.0"],
+             "max_stars_count": 3, "content": "def add(a, b):\n    return a + b\n", "avg_line_length": 17.0,
+             "max_line_length": 18, "alphanum_fraction": 0.6}
+REDPAJAMA = {"text": "def sub(a, b):\n    return a - b\n", "meta": {
+    "content_hash": "e3b0", "source": "github", "repo_name": "o/redpajama", "path": "sub.py", "license": "bsd-3-clause",
+    "binary": False, "copies": "1", "ref": "refs/heads/master", "mode": "33188", "language": [{"name": "Python"}]}}
+GITHUB_CODE = {"repo_name": "o/github-code", "path": "mul.py", "code": "def mul(a, b):\n    return a * b\n",
+               "language": "Python", "license": "apache-2.0", "size": 32}
+
+
+def test_alternate_export_layouts_end_to_end(tmp_path):
+    """The Stack / StarCoder rows (`max_stars_*`, a license list), RedPajama's github JSONL (`text`,
+    fields under `meta`) and codeparrot's github-code (`code`) are read, not one dropped 'file'."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    gpl_row = dict(THE_STACK, max_stars_repo_path="gpl.py", content="def gpl():\n    return 3\n",
+                   max_stars_repo_licenses=["MIT", "GPL-3.0-only"])
+    (raw / "the-stack-00000.jsonl").write_bytes((json.dumps(THE_STACK) + "\n" + json.dumps(gpl_row) + "\n").encode())
+    with gzip.open(raw / "redpajama-github.jsonl.gz", "wb") as f:
+        f.write((json.dumps(REDPAJAMA) + "\n").encode())
+    (raw / "github-code.json").write_bytes((json.dumps(GITHUB_CODE) + "\n").encode())
+    stats = run_source(GitHubSource(), files.expand_inputs(str(raw)), str(tmp_path / "out"))
+    assert stats["documents_in"] == 4 and stats["errors"] == {} and stats["dropped"] == {"license_gpl": 1}
+    docs = {d["meta"]["repo"]: d for d in clean_docs(str(tmp_path / "out"), "github")}
+    assert {r: (d["meta"]["path"], d["meta"]["license"]) for r, d in docs.items()} == {
+        "o/stack": ("src/add.py", "mit"), "o/redpajama": ("sub.py", "bsd-3-clause"),
+        "o/github-code": ("mul.py", "apache-2.0")}
+    assert docs["o/redpajama"]["text"] == REDPAJAMA["text"]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (["MIT", "Apache-2.0"], "mit"), (["MIT", "GPL-3.0-only"], "gpl-3.0"), ([], None),
+    ("Apache-2.0 WITH LLVM-exception", "apache-2.0"), ("GPL-2.0-only WITH Classpath-exception-2.0", "gpl-2.0"),
+    ("(MIT OR Apache-2.0) AND Unicode-DFS-2016", "unicode-dfs-2016"), ("(MIT OR Apache-2.0)", "mit"),
+    ("(MIT OR Apache-2.0) AND BSD-3-Clause", "mit"), ("MIT OR Apache-2.0 AND GPL-3.0", "mit"),
+])
+def test_normalize_license_lists_exceptions_and_parentheses(raw, expected):
+    """SPDX as The Stack and package metadata write it: lists, WITH exceptions, parentheses."""
+    assert rules.normalize_license(raw) == expected
+
+
+def test_checkout_symlinks_and_fifos_are_never_followed(tmp_path):
+    """A checkout holds symlinks (to a sibling, to outside the input, dangling) and may hold a
+    FIFO: none is read (the outside file must not leak into the corpus, a FIFO would block the
+    job forever); each is one counted drop, and the real file survives under its own name."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("SECRET = 'from outside the input'\n")
+    repo = tmp_path / "raw" / "acme" / "app"
+    (repo / "src").mkdir(parents=True)
+    (repo / "LICENSE").write_text(MIT_TEXT)
+    (repo / "src" / "main.py").write_text("def main():\n    return 'app'\n")
+    os.symlink(outside / "secret.py", repo / "src" / "leak.py")
+    os.symlink("main.py", repo / "src" / "alias.py")  # sorts before main.py: would win the dedup
+    os.symlink(tmp_path / "missing.py", repo / "src" / "dangling.py")
+    os.mkfifo(repo / "src" / "pipe.py")
+    stats = run_source(GitHubSource(), files.expand_inputs(str(tmp_path / "raw")), str(tmp_path / "out"))
+    assert stats["dropped"] == {"license_file": 1, "symlink": 3, "special_file": 1} and stats["errors"] == {}
+    docs = clean_docs(str(tmp_path / "out"), "github")
+    assert [d["meta"]["path"] for d in docs] == ["src/main.py"]
+
+
+def test_export_symlink_rows_are_dropped(tmp_path):
+    """BigQuery's `files` table has `mode` (INTEGER, 40960 = 0o120000 for a symlink, written as a
+    string by JSON exports) and `symlink_target`; a symlink's content is its target path."""
+    s = GitHubSource()
+    rows = [record(repo_name="o/r", path="include/x.h", content="../src/x.h", mode="40960", license="mit"),
+            record(repo_name="o/r", path="y.h", content="../y.h", mode=40960, license="mit"),
+            record(repo_name="o/r", path="z.h", content="../z.h", symlink_target="../z.h", license="mit"),
+            record(repo_name="o/r", path="w.h", content="int w;\n", mode="33188", symlink_target=None)]
+    out = [s.parse_record(row, f"e.json:{n}") for n, row in enumerate(rows)]
+    assert [d.meta.get("problem") for d in out] == ["symlink", "symlink", "symlink", None]
+
+
+def test_checkout_license_is_the_nearest_license_file(tmp_path):
+    """Real checkouts vendor code under its own license (third_party/x/COPYING, node_modules/y/
+    LICENSE) and nest other checkouts (a submodule's own .git): that code keeps its own license,
+    not the outer repo's. Code files named license.* are code, not license texts; Rails'
+    MIT-LICENSE and REUSE's LICENSES/<id>.txt are license texts; a `license-check` script is not."""
+    raw = tmp_path / "raw"
+
+    def put(rel, text):
+        os.makedirs(os.path.dirname(raw / rel), exist_ok=True)
+        (raw / rel).write_text(text)
+
+    common = lambda name: open(os.path.join(COMMON, name), encoding="utf-8").read()  # noqa: E731
+    put("acme/app/LICENSE", common("BSD"))
+    put("acme/app/src/main.py", "def main():\n    return 'app'\n")
+    put("acme/app/src/license.py", "def license_text():\n    return 'see the LICENSE file'\n")
+    put("acme/app/tools/license-check", "#!/bin/sh\ngrep -L Copyright \"$@\"\n")
+    put("acme/app/tools/run.sh", "#!/bin/sh\nexec python -m app \"$@\"\n")
+    put("acme/app/third_party/gplthing/COPYING", common("GPL-3"))
+    put("acme/app/third_party/gplthing/gpl.c", "int gpl_only(void) { return 3; }\n")
+    put("acme/app/node_modules/leftpad/LICENSE", common("GPL-2"))
+    put("acme/app/node_modules/leftpad/index.js", "module.exports = function leftpad(s) { return s; };\n")
+    put("acme/app/node_modules/mitpad/LICENSE", MIT_TEXT)
+    put("acme/app/node_modules/mitpad/index.js", "module.exports = function mitpad(s) { return s + '!'; };\n")
+    put("acme/app/vendor/sub/.git", "gitdir: ../../.git/modules/sub\n")  # a submodule checkout
+    put("acme/app/vendor/sub/sub.py", "def sub():\n    return 'no license of its own'\n")
+    put("rails/rails/MIT-LICENSE", MIT_TEXT)
+    put("rails/rails/lib/rails.rb", "module Rails\n  def self.version\n    '7.1'\n  end\nend\n")
+    put("kde/reuse/LICENSES/Apache-2.0.txt", common("Apache-2.0"))
+    put("kde/reuse/src/k.py", "def k():\n    return 'reuse'\n")
+    inputs = files.expand_inputs(str(raw)) + [str(raw / "acme/app/vendor/sub/.git")]  # _walk skips dot files
+    stats = run_source(GitHubSource(), inputs, str(tmp_path / "out"))
+    assert stats["errors"] == {}
+    docs = {d["meta"]["path"]: d["meta"] for d in clean_docs(str(tmp_path / "out"), "github")}
+    assert {path: (m["repo"], m["license"]) for path, m in docs.items()} == {
+        "src/main.py": ("acme/app", "bsd-3-clause"), "src/license.py": ("acme/app", "bsd-3-clause"),
+        "tools/run.sh": ("acme/app", "bsd-3-clause"), "node_modules/mitpad/index.js": ("acme/app", "mit"),
+        "lib/rails.rb": ("rails/rails", "mit"), "src/k.py": ("kde/reuse", "apache-2.0")}
+    rejected = {r["meta"]["path"]: r["drop_reason"]
+                for r in read_jsonl_gz(str(tmp_path / "out" / "rejected" / "github" / "*.jsonl.gz"))}
+    assert rejected["third_party/gplthing/gpl.c"] == "license_gpl"
+    assert rejected["node_modules/leftpad/index.js"] == "license_gpl"
+    assert rejected["vendor/sub/sub.py"] == "license_none"
+
+
+@pytest.mark.parametrize("path, folder", [
+    ("r/LICENSE", "r"), ("r/LICENSE.md", "r"), ("r/COPYING.LESSER", "r"), ("r/LICENSE-APACHE", "r"),
+    ("r/licence.txt", "r"), ("r/MIT-LICENSE", "r"), ("r/LICENSES/MIT.txt", "r"), ("r/LICENSE.html", "r"),
+    ("r/src/license.py", None), ("r/License.java", None), ("r/pkg/license_test.go", None), ("r/copying.c", None),
+    ("r/lib/licensee/license.rb", None), ("r/README.md", None),
+])
+def test_license_folder(path, folder):
+    assert rules.license_folder(path) == folder
