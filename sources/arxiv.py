@@ -3,7 +3,8 @@ first section, as well as the bibliography. We also removed the comments from th
 and inline-expanded definitions and macros written by users" (after Lewkowycz et al., 2022).
 
 Input: bulk `arXiv_src_YYMM_NNN.tar` files of per-paper `.gz`, or folders of per-paper `.gz` /
-`.tar.gz` (see sources/arxiv_archive.py). One document per paper: the main file with its
+`.tar.gz` or e-prints saved under their bare id (see sources/arxiv_archive.py). One document per
+paper: the top-level file(s) its 00README names (sources/arxiv_readme.py) or the main file, with
 `\\input`s resolved inside the paper's archive and comments removed (ReadPapers), then
 ExpandMacros -> CutBeforeFirstSection -> RemoveBibliography -> DropTooLittleText -> DetectLanguage.
 """

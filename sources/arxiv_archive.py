@@ -3,7 +3,8 @@
 The bulk files are `arXiv_src_YYMM_NNN.tar`, holding `YYMM/<id>.gz` per paper (`2301.00001.gz`,
 old style `math0501001.gz`); each `.gz` is either a gzipped single `.tex` or a gzipped tar of
 the submission's files (arXiv's bulk-data documentation). A plain folder of per-paper `.gz` /
-`.tar.gz` files is read the same way. PDF-only submissions appear as `.pdf` members.
+`.tar.gz` files, or of e-prints saved under their bare id, is read the same way, by content.
+PDF-only submissions appear as `.pdf` members.
 
 Nothing here touches the filesystem but the input path itself: papers are unpacked in memory,
 members with absolute or `..` names and links are ignored (counted), and `\\input` / `\\include`
