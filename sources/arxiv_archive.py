@@ -37,6 +37,9 @@ TEX_EXTENSIONS = (".tex", ".ltx", ".latex")
 # Members kept in memory for \input: LaTeX sources and the text files papers \input.
 TEXT_EXTENSIONS = TEX_EXTENSIONS + (".sty", ".def", ".txt", ".tikz", ".pgf", ".bbl", ".inc", ".cls", ".xxx", "")
 MAIN_STEMS = ("main", "ms", "paper", "manuscript", "article")
+# Ancillary files (data, code, supplementary TeX) sit in `anc/` at the submission's root and are
+# never processed by TeX (arXiv help, "Ancillary files"): never a main file.
+ANCILLARY_DIR = "anc/"
 
 
 class PaperError(RecordError):
@@ -194,8 +197,9 @@ def _main_score(name: str, text: str) -> tuple:
 
 def find_main(texts: dict[str, str], ignore: set[str] = frozenset()) -> str:
     """The main file by heuristics: `\\documentclass` and `\\begin{document}` (a lone .tex file is
-    its own main). Files a 00README marks `ignore` are never chosen."""
-    candidates = [n for n in texts if n.lower().endswith(TEX_EXTENSIONS) and n not in ignore]
+    its own main). Files a 00README marks `ignore`, and ancillary files, are never chosen."""
+    candidates = [n for n in texts if n.lower().endswith(TEX_EXTENSIONS) and n not in ignore
+                  and not n.startswith(ANCILLARY_DIR)]
     if len(candidates) == 1:
         return candidates[0]
     scored = sorted(((_main_score(n, texts[n]), n) for n in candidates), reverse=True)

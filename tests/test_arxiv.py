@@ -501,3 +501,11 @@ def test_job_reads_readmes_and_eprints(tmp_path):
     assert "\\section{First part}" in docs["2301.00033"]["text"] and "\\section{Second part}" in docs["2301.00033"]["text"]
     assert docs["2301.00033"]["meta"]["toplevel_files"] == ["part1.tex", "part2.tex"]
     assert docs["2302.00041"]["text"].startswith("\\section{Eprint}") and "2302.00042" in docs
+
+
+def test_ancillary_tex_is_never_the_main(tmp_path):
+    # A supplement in `anc/` (not processed by TeX on arXiv), longer than the paper and named `main`.
+    doc = _paper_in_bulk(tmp_path, "2301/2301.00024.gz", {
+        "article.tex": _doc("Introduction"), "figure1.pdf": b"%PDF-1.5",
+        "anc/main.tex": _doc("Supplementary tables", body=WORDS * 10), "anc/code.py": b"print(1)\n"})
+    assert doc.meta["main_file"] == "article.tex" and "Supplementary tables" not in doc.text
