@@ -3,7 +3,8 @@ first section, as well as the bibliography. We also removed the comments from th
 and inline-expanded definitions and macros written by users" (after Lewkowycz et al., 2022).
 
 Input: bulk `arXiv_src_YYMM_NNN.tar` files of per-paper `.gz`, or folders of per-paper `.gz` /
-`.tar.gz` (see sources/arxiv_archive.py). One document per paper: the main file with its
+`.tar.gz` or e-prints saved under their bare id (see sources/arxiv_archive.py). One document per
+paper: the top-level file(s) its 00README names (sources/arxiv_readme.py) or the main file, with
 `\\input`s resolved inside the paper's archive and comments removed (ReadPapers), then
 ExpandMacros -> CutBeforeFirstSection -> RemoveBibliography -> DropTooLittleText -> DetectLanguage.
 """
@@ -11,6 +12,7 @@ ExpandMacros -> CutBeforeFirstSection -> RemoveBibliography -> DropTooLittleText
 from __future__ import annotations
 
 import dataclasses
+import logging
 import posixpath
 from typing import Iterator
 
@@ -25,6 +27,7 @@ from sources import arxiv_tex as tex
 from sources.base import Source, SourceConfig
 
 NAME = "arxiv"
+log = logging.getLogger("sources.arxiv")
 
 
 @dataclasses.dataclass
@@ -58,7 +61,11 @@ def paper_document(name: str, data: bytes, where: str) -> Document | ErrorRecord
         "encoding": flattener.encoding,
         "ignored_members": unpacked.ignored_members,
         "missing_inputs": flattener.missing_inputs,
+        "toplevel_files": flattener.toplevel_files,
+        "readme_errors": flattener.readme_errors,
     }
+    if flattener.readme_errors:
+        log.warning("%s: 00README unusable or naming absent files; main file %s", where, main)
     return Document(stable_id(NAME, arxiv_id), text, NAME, meta)
 
 
@@ -79,8 +86,10 @@ def read_papers(path: str, open_fn=None) -> Iterator[Document | ErrorRecord]:
                 else:
                     yield paper_document(member, data, where)
         return
-    if not base.endswith(archive.PAPER_SUFFIXES):
-        yield ErrorRecord.of(NAME, path, "unsupported_file", "not an arXiv source file (.tar, .gz, .tex)")
+    # An e-print fetched one by one is saved under its bare id (`2301.00001v2`, `hep-th9901001`):
+    # arXiv serves it without a file name, as gzip, tar, TeX or PDF (arXiv help, "Media types").
+    if not base.endswith(archive.PAPER_SUFFIXES) and not archive.parse_arxiv_id(base):
+        yield ErrorRecord.of(NAME, path, "unsupported_file", "not an arXiv source file (.tar, .gz, .tex, <id>)")
         return
     with open_fn(path) as handle:
         data = handle.read(archive.MAX_PAPER_BYTES + 1)
@@ -158,6 +167,7 @@ def read_counts(doc: Document) -> dict[str, int]:
     """What reading a paper met that is not an error of its own (summed into stats.json)."""
     return {"papers_read": 1, "ignored_members": doc.meta.get("ignored_members", 0),
             "missing_inputs": doc.meta.get("missing_inputs", 0),
+            "readme_errors": doc.meta.get("readme_errors", 0),
             "decoded_latin1": int(doc.meta.get("encoding") == "latin-1")}
 
 

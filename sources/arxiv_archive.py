@@ -3,7 +3,8 @@
 The bulk files are `arXiv_src_YYMM_NNN.tar`, holding `YYMM/<id>.gz` per paper (`2301.00001.gz`,
 old style `math0501001.gz`); each `.gz` is either a gzipped single `.tex` or a gzipped tar of
 the submission's files (arXiv's bulk-data documentation). A plain folder of per-paper `.gz` /
-`.tar.gz` files is read the same way. PDF-only submissions appear as `.pdf` members.
+`.tar.gz` files, or of e-prints saved under their bare id, is read the same way, by content.
+PDF-only submissions appear as `.pdf` members.
 
 Nothing here touches the filesystem but the input path itself: papers are unpacked in memory,
 members with absolute or `..` names and links are ignored (counted), and `\\input` / `\\include`
@@ -22,6 +23,7 @@ import zlib
 from typing import Iterator
 
 from pipeline.filters import RecordError
+from sources import arxiv_readme
 from sources.arxiv_tex import remove_comments
 
 # arXiv caps a submission at 50 MB (arXiv help, "Submission size"); a paper that unpacks to more
@@ -34,10 +36,10 @@ MAX_INPUT_DEPTH = 15
 TEX_EXTENSIONS = (".tex", ".ltx", ".latex")
 # Members kept in memory for \input: LaTeX sources and the text files papers \input.
 TEXT_EXTENSIONS = TEX_EXTENSIONS + (".sty", ".def", ".txt", ".tikz", ".pgf", ".bbl", ".inc", ".cls", ".xxx", "")
-# arXiv's AutoTeX reads `00README.XXX` directives; `<file> toplevelfile` names the main file.
-README = "00README.XXX"
-_TOPLEVEL = re.compile(r"(?m)^\s*(\S+)\s+toplevelfile\b")
 MAIN_STEMS = ("main", "ms", "paper", "manuscript", "article")
+# Ancillary files (data, code, supplementary TeX) sit in `anc/` at the submission's root and are
+# never processed by TeX (arXiv help, "Ancillary files"): never a main file.
+ANCILLARY_DIR = "anc/"
 
 
 class PaperError(RecordError):
@@ -127,9 +129,15 @@ def _v7_tar(data: bytes) -> bool:
         return False
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def unpack(name: str, data: bytes) -> Unpacked:
-    """A per-paper file (`.gz`, `.tar.gz`, `.tar`, `.tex`) -> its text members, in memory."""
-    if name.endswith((".gz", ".tgz")):
+    """A per-paper file (`.gz`, `.tar.gz`, `.tar`, `.tex`, or an e-print saved under its bare id)
+    -> its text members, in memory. What it is comes from its bytes, not its name: arXiv serves
+    e-prints gzip-encoded, and browsers and HTTP clients often undo that encoding and keep the
+    `.gz` name (arXiv help, "Unpacking Retrieved Papers"), so a `.tar.gz` may be a plain tar."""
+    if data.startswith(GZIP_MAGIC):
         data = gunzip(data)
     if data.startswith(b"%PDF") or name.endswith(".pdf"):
         raise PaperError("no_latex_source", "PDF-only submission")
@@ -151,7 +159,7 @@ def _unpack_tar(data: bytes) -> Unpacked:
                     out.ignored_members += 1  # never read, never written anywhere
                     continue
                 name = posixpath.normpath(member.name.replace("\\", "/"))
-                if posixpath.splitext(name)[1].lower() in TEXT_EXTENSIONS:
+                if posixpath.splitext(name)[1].lower() in TEXT_EXTENSIONS or arxiv_readme.is_readme(name):
                     out.files[name] = tar.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise PaperError("bad_tar", f"{type(exc).__name__}: {exc}") from None
@@ -187,12 +195,11 @@ def _main_score(name: str, text: str) -> tuple:
     return (2 * bool(cls) + 2 * (_BEGIN_DOC in text), stem in MAIN_STEMS, len(text), name)
 
 
-def find_main(texts: dict[str, str]) -> str:
-    """The main file: `\\documentclass` and `\\begin{document}` (a lone .tex file is its own main)."""
-    candidates = [n for n in texts if n.lower().endswith(TEX_EXTENSIONS)]
-    declared = _TOPLEVEL.search(texts.get(README, ""))
-    if declared and declared.group(1) in candidates:
-        return declared.group(1)
+def find_main(texts: dict[str, str], ignore: set[str] = frozenset()) -> str:
+    """The main file by heuristics: `\\documentclass` and `\\begin{document}` (a lone .tex file is
+    its own main). Files a 00README marks `ignore`, and ancillary files, are never chosen."""
+    candidates = [n for n in texts if n.lower().endswith(TEX_EXTENSIONS) and n not in ignore
+                  and not n.startswith(ANCILLARY_DIR)]
     if len(candidates) == 1:
         return candidates[0]
     scored = sorted(((_main_score(n, texts[n]), n) for n in candidates), reverse=True)
@@ -232,6 +239,8 @@ class Flattener:
         self.missing_inputs = 0
         self.chars = 0
         self.root_dir = ""  # the main file's folder: LaTeX runs there, so `\input` paths start there
+        self.toplevel_files: list[str] = []  # the paper's top-level file(s), in order (read_paper)
+        self.readme_errors = 0  # 00READMEs unreadable, or naming files not in the archive
 
     def text(self, name: str) -> str:
         if name not in self.texts:
@@ -284,8 +293,40 @@ class Flattener:
         return flat
 
 
+def toplevel_files(texts: dict[str, str], directives: arxiv_readme.Directives) -> tuple[list[str], int]:
+    """(the paper's top-level files in order, how many files its 00README names that are not in
+    the archive): those the 00README declares, else the one `find_main` picks."""
+    declared = [n for n in directives.toplevel if n in texts]
+    missing = len(directives.toplevel) - len(declared)
+    if declared:
+        return declared, missing
+    return [find_main(texts, directives.ignore)], missing
+
+
+def split_document(text: str) -> tuple[str, str]:
+    """(preamble, body) of a flattened file; a file without `\\begin{document}` is all body."""
+    begin = _BEGIN_DOC_RE.search(text)
+    if begin is None:
+        return "", text
+    end = _END_DOC_RE.search(text, begin.end())
+    return text[:begin.start()], text[begin.end():end.start() if end else len(text)]
+
+
+def join_toplevel(parts: list[str]) -> str:
+    """Several top-level files as one paper. arXiv compiles each and joins the PDFs in the
+    00README's order; here the preambles (with the user macros each part defines) come first,
+    less the later parts' `\\documentclass`, then one `\\begin{document}` and the bodies in order."""
+    splits = [split_document(part) for part in parts]
+    preambles = [splits[0][0]] + [_DOCCLASS.sub("", preamble) for preamble, _ in splits[1:]]
+    return "".join(preambles) + "\\begin{document}" + "\n".join(body for _, body in splits) + "\n\\end{document}\n"
+
+
 def read_paper(unpacked: Unpacked) -> tuple[str, str, Flattener]:
-    """(flattened LaTeX with comments removed, main file name, the flattener and its counts)."""
+    """(flattened LaTeX with comments removed, main file name, the flattener and its counts).
+
+    The top-level file(s) come from the paper's 00README when it names them (several are joined
+    in its order), else from `find_main`; a 00README that cannot be read, or that names files
+    the archive lacks, is counted in `flattener.readme_errors` and the heuristics decide."""
     flattener = Flattener(unpacked.files)
     texts = {}
     for name in unpacked.files:
@@ -297,7 +338,9 @@ def read_paper(unpacked: Unpacked) -> tuple[str, str, Flattener]:
                     raise
     if not texts:
         raise PaperError("no_latex_source", "no .tex file in the submission")
-    if README in unpacked.files:
-        texts[README] = flattener.text(README)
-    main = find_main(texts)
-    return flattener.flatten(main), main, flattener
+    directives = arxiv_readme.read_directives(unpacked.files)
+    mains, missing = toplevel_files(texts, directives)
+    flattener.readme_errors = len(directives.errors) + missing
+    flattener.toplevel_files = mains
+    parts = [flattener.flatten(name) for name in mains]
+    return (parts[0] if len(parts) == 1 else join_toplevel(parts)), mains[0], flattener

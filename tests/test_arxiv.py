@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import tarfile
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.document import Document, ErrorRecord
+from pipeline.document import Document, ErrorRecord, stable_id
 from sources import arxiv_archive as archive
 from sources import arxiv_tex as tex
 from sources.arxiv import ArxivConfig, ArxivSource, clean_paper, read_papers
@@ -350,3 +351,163 @@ def test_import_package_paths_are_inlined_and_stay_inside():
 def test_def_with_a_space_before_its_body_is_expanded():
     out, n = tex.expand_macros("\\def\\eps {\\varepsilon}\n\\def\\vv #1{\\vec{#1}}\n$\\eps < \\vv x$")
     assert (out.strip(), n) == ("$\\varepsilon < \\vec{x}$", 2)
+
+
+# --- 00README: the submission's own word on its top-level file(s) ----------------------------------
+def _doc(title: str, body: str = WORDS, preamble: str = "") -> bytes:
+    return (f"\\documentclass{{article}}\n{preamble}\\title{{{title}}}\n\\begin{{document}}\n\\maketitle\n"
+            f"\\section{{{title}}}\n{body}\n\\end{{document}}\n").encode()
+
+
+def _readme_json(*sources: tuple[str, str | None], compiler: str = "pdflatex") -> bytes:
+    """A 00README.json as Submission System 1.5 writes it (arXiv help, "The 00README File Format")."""
+    entries = [{"filename": name, **({"usage": usage} if usage else {})} for name, usage in sources]
+    return json.dumps({"process": {"compiler": compiler}, "sources": entries, "stamp": True,
+                       "texlive_version": 2023, "version": 2}, indent=2).encode()
+
+
+# An old draft left in the archive: named `main.tex` and longer, so the heuristics would take it.
+OLD_DRAFT = _doc("Old draft", body=WORDS * 5)
+
+
+def test_readme_json_names_a_main_the_heuristics_would_not_pick(tmp_path):
+    files = {"main.tex": OLD_DRAFT, "arxiv_final.tex": _doc("Final version"), "fig1.pdf": b"%PDF-1.5",
+             "00README.json": _readme_json(("arxiv_final.tex", "toplevel"), ("fig1.pdf", "include"))}
+    assert archive.read_paper(archive.Unpacked({k: v for k, v in files.items() if k.endswith(".tex")}))[1] == "main.tex"
+    doc = _paper_in_bulk(tmp_path, "2301/2301.00011.gz", files)
+    assert doc.meta["main_file"] == "arxiv_final.tex" and doc.meta["toplevel_files"] == ["arxiv_final.tex"]
+    assert doc.meta["readme_errors"] == 0
+    status, doc = clean_paper(doc, _steps())
+    assert status == "kept" and doc.text.startswith("\\section{Final version}") and "Old draft" not in doc.text
+
+
+@pytest.mark.parametrize("readme", [("00README.XXX", b"main.tex ignore\nnostamp\n"),
+                                    ("00README.json", _readme_json(("main.tex", "ignore")))])
+def test_file_marked_ignore_is_never_the_main(readme):
+    files = {"main.tex": OLD_DRAFT, "submission.tex": _doc("Submitted"), readme[0]: readme[1]}
+    text, main, flat = archive.read_paper(archive.Unpacked(files))
+    assert main == "submission.tex" and "Old draft" not in text and flat.readme_errors == 0
+
+
+def _yaml_readme(*names: str) -> bytes:
+    return ("process:\n  compiler: pdflatex\nsources:\n"
+            + "".join(f"  - filename: {n}\n    usage: toplevel\n" for n in names)).encode()
+
+
+@pytest.mark.parametrize("readme", [
+    ("00README.XXX", b"paper.tex toplevelfile\r\nappendix.tex toplevelfile\r\n"),
+    ("00README.json", _readme_json(("paper.tex", "toplevel"), ("appendix.tex", None), ("fig.eps", "include"))),
+    ("00README.yaml", _yaml_readme("paper.tex", "appendix.tex"))])
+def test_several_toplevel_files_are_joined_in_the_readme_order(readme):
+    if readme[0].endswith(".yaml"):
+        pytest.importorskip("yaml")
+    files = {"paper.tex": _doc("Introduction", preamble="\\newcommand{\\R}{\\mathbb{R}}\n"),
+             "appendix.tex": _doc("Supplementary proofs", body="On $\\Rn$ we have " + WORDS,
+                                  preamble="\\newcommand{\\Rn}{\\mathbb{R}^n}\n"),
+             readme[0]: readme[1]}
+    text, main, flat = archive.read_paper(archive.Unpacked(files))
+    assert main == "paper.tex" and flat.toplevel_files == ["paper.tex", "appendix.tex"]
+    status, doc = clean_paper(Document("arxiv/x", text, "arxiv", {}), _steps())
+    assert status == "kept"
+    assert doc.text.index("\\section{Introduction}") < doc.text.index("\\section{Supplementary proofs}")
+    assert "$\\mathbb{R}^n$" in doc.text  # the second part's own macro, expanded
+    assert "documentclass" not in doc.text and "\\end{document}" not in doc.text
+
+
+@pytest.mark.parametrize("payload", [
+    # arXiv's help page example, typo and all
+    b'{\n  "process": {\n     "compiler": "pdflatex\'\n  },\n  "sources": [\n'
+    b'    { "filename": "my_super_paper.tex", "usage": "toplevel" }\n  ]\n}\n',
+    b"[" * 100_000,  # nested past Python's recursion limit
+    b'{"sources": "my_super_paper.tex"}',
+    b'{"sources": [{"usage": "toplevel"}]}',
+    b'{"sources": [{"filename": "my_super_paper.tex", "usage": "toplevel"}]',  # truncated
+    b"\x00\x01\x02 not text",
+    b'{"sources": [{"filename": "not_in_archive.tex", "usage": "toplevel"}]}',
+], ids=["quote_typo", "deep_nesting", "sources_not_list", "no_filename", "truncated", "binary", "absent_file"])
+def test_unusable_readme_json_falls_back_to_the_heuristics_and_is_counted(payload):
+    files = {"00README.json": payload, "intro.tex": b"\\section{Intro} " + WORDS.encode(),
+             "ms.tex": b"\\documentclass{article}\\begin{document}\\input{intro}\\end{document}"}
+    text, main, flat = archive.read_paper(archive.Unpacked(files))
+    assert main == "ms.tex" and "\\section{Intro}" in text and flat.readme_errors == 1
+
+
+def test_new_readme_rules_over_the_old_one_and_the_old_one_is_the_fallback():
+    files = {"a.tex": _doc("A"), "b.tex": _doc("B"), "00README.XXX": b"a.tex toplevelfile\n",
+             "00README.json": _readme_json(("b.tex", "toplevel"))}
+    assert archive.read_paper(archive.Unpacked(files))[1] == "b.tex"
+    files["00README.json"] = b'{"sources": [{"filename": "b.tex",'
+    _, main, flat = archive.read_paper(archive.Unpacked(files))
+    assert (main, flat.readme_errors) == ("a.tex", 1)
+
+
+def test_readme_names_are_relative_to_its_folder():
+    files = {"paper/00README.json": _readme_json(("./src/final.tex", "toplevel")), "paper/main.tex": OLD_DRAFT,
+             "paper/src/final.tex": _doc("Final"), "paper/src/sec.tex": b"x"}
+    assert archive.read_paper(archive.Unpacked(files))[1] == "paper/src/final.tex"
+
+
+# --- e-prints fetched one by one, and files a browser already gunzipped -------------------------------
+MS = _doc("Introduction")
+
+
+@pytest.mark.parametrize("content", ["gzip_tar", "gzip_tex", "tar", "tex"])
+@pytest.mark.parametrize("name,arxiv_id", [("2301.00021v2", "2301.00021"), ("hep-th9901001", "hep-th/9901001")])
+def test_eprint_saved_under_its_bare_id_is_read_by_content(tmp_path, name, arxiv_id, content):
+    data = {"gzip_tar": _gz(_tar({"ms.tex": MS, "fig.eps": b"%!PS"})), "gzip_tex": _gz(MS),
+            "tar": _tar({"ms.tex": MS}), "tex": MS}[content]
+    path = tmp_path / name
+    path.write_bytes(data)
+    (doc,) = read_papers(str(path))
+    assert isinstance(doc, Document), doc
+    assert doc.meta["arxiv_id"] == arxiv_id and doc.id == stable_id("arxiv", arxiv_id)
+    assert "\\section{Introduction}" in doc.text
+
+
+def test_eprint_that_is_a_pdf_is_counted_and_other_names_stay_unsupported(tmp_path):
+    (tmp_path / "2301.00022").write_bytes(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    (tmp_path / "notes").write_bytes(MS)
+    assert [r.kind for r in read_papers(str(tmp_path / "2301.00022"))] == ["no_latex_source"]
+    assert [r.kind for r in read_papers(str(tmp_path / "notes"))] == ["unsupported_file"]
+
+
+@pytest.mark.parametrize("name", ["2301.00023.tar.gz", "2301.00023.gz"])
+def test_gz_named_file_already_gunzipped_by_a_browser_is_read(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(_tar({"ms.tex": MS}) if name.endswith(".tar.gz") else MS)
+    (doc,) = read_papers(str(path))
+    assert isinstance(doc, Document) and doc.meta["arxiv_id"] == "2301.00023"
+
+
+def test_job_reads_readmes_and_eprints(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    bulk = {
+        "2301/2301.00031.gz": _gz(_tar({"main.tex": OLD_DRAFT, "final.tex": _doc("Final version"),
+                                         "00README.json": _readme_json(("final.tex", "toplevel"))})),
+        "2301/2301.00032.gz": _gz(_tar({"ms.tex": _doc("Fallback"), "00README.json": b"{\"sources\": [}"})),
+        "2301/2301.00033.gz": _gz(_tar({"part1.tex": _doc("First part"), "part2.tex": _doc("Second part"),
+                                         "00README.XXX": b"part1.tex toplevelfile\npart2.tex toplevelfile\n"})),
+    }
+    (raw / "arXiv_src_2301_001.tar").write_bytes(_tar(bulk))
+    (raw / "2302.00041v1").write_bytes(_gz(_tar({"ms.tex": _doc("Eprint")})))
+    (raw / "2302.00042.tar.gz").write_bytes(_tar({"ms.tex": _doc("Gunzipped")}))
+    stats = run_source(ArxivSource(ArxivConfig(min_words=3, detect_language=False)),
+                       [str(p) for p in sorted(raw.iterdir())], str(out))
+    assert stats["documents_in"] == stats["documents_out"] == 5 and stats["errors"] == {}
+    assert stats["arxiv_read"]["readme_errors"] == 1
+    docs = {d["meta"]["arxiv_id"]: d for d in clean_docs(str(out), "arxiv")}
+    assert docs["2301.00031"]["text"].startswith("\\section{Final version}")
+    assert docs["2301.00032"]["meta"]["main_file"] == "ms.tex"
+    joined = docs["2301.00033"]["text"]
+    assert joined.index("\\section{First part}") < joined.index("\\section{Second part}")
+    assert docs["2301.00033"]["meta"]["toplevel_files"] == ["part1.tex", "part2.tex"]
+    assert docs["2302.00041"]["text"].startswith("\\section{Eprint}") and "2302.00042" in docs
+
+
+def test_ancillary_tex_is_never_the_main(tmp_path):
+    # A supplement in `anc/` (not processed by TeX on arXiv), longer than the paper and named `main`.
+    doc = _paper_in_bulk(tmp_path, "2301/2301.00024.gz", {
+        "article.tex": _doc("Introduction"), "figure1.pdf": b"%PDF-1.5",
+        "anc/main.tex": _doc("Supplementary tables", body=WORDS * 10), "anc/code.py": b"print(1)\n"})
+    assert doc.meta["main_file"] == "article.tex" and "Supplementary tables" not in doc.text
