@@ -314,6 +314,8 @@ class GitHubSource(Source):
         if not isinstance(record, dict):
             return ErrorRecord.of(NAME, where, "bad_json", "record is not a JSON object", raw or repr(record))
         repo, path, content, license_id, binary = export_fields(record)
+        # A name that is not UTF-8 (Parquet STRING from a writer that does not check it) stays bytes.
+        repo, path = (v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in (repo, path))
         missing = [k for k, v in (("repo_name", repo), ("path", path)) if not isinstance(v, str) or not v]
         binary = binary is True
         if not binary and not isinstance(content, (str, bytes)):  # bytes: a Parquet BYTE_ARRAY / Avro bytes column

@@ -113,7 +113,7 @@ def _read_parquet(path: str, wanted: set[str]) -> Iterator[tuple[int, dict | Row
             try:
                 for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=names,
                                              use_threads=False):
-                    for row in batch.to_pylist():
+                    for row in _pylist(batch):
                         yield first + done, row
                         done += 1
             except Exception as exc:  # a corrupt page: this row group's remaining rows, counted
@@ -121,6 +121,31 @@ def _read_parquet(path: str, wanted: set[str]) -> Iterator[tuple[int, dict | Row
                     "corrupt_row_group", f"row group {group}: rows {first + done}-{first + size - 1} lost: "
                     f"{type(exc).__name__}: {exc}", size - done)
             first += size
+
+
+def _pylist(batch) -> list[dict]:
+    """The batch's rows. Parquet's STRING type is UTF-8 by the format's specification, but writers
+    do not all check it (Spark, a hand-made file): pyarrow then fails the whole batch on one bad
+    value. Such a batch is re-read with its string columns as bytes, and a value that is not UTF-8
+    stays bytes (the reader flags it `not_utf8`), so the other rows survive."""
+    import pyarrow as pa
+
+    try:
+        return batch.to_pylist()
+    except UnicodeDecodeError:
+        pass
+    as_bytes = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary()}
+    texts = [name for name, column in zip(batch.schema.names, batch.columns) if column.type in as_bytes]
+    columns = [column.view(as_bytes[column.type]) if column.type in as_bytes else column for column in batch.columns]
+    rows = pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
+    for row in rows:
+        for name in texts:
+            if row[name] is not None:
+                try:
+                    row[name] = row[name].decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+    return rows
 
 
 def _read_avro(path: str, wanted: set[str]) -> Iterator[tuple[int, dict | RowsLost]]:

@@ -730,3 +730,22 @@ def test_bigquery_avro_export(tmp_path):
     except ImportError:
         [error] = list(GitHubSource().read(str(snappy)))
         assert error.kind == "unsupported_codec" and "snappy" in error.message
+
+
+def test_parquet_string_column_with_invalid_utf8_loses_only_that_file(tmp_path):
+    """Parquet's STRING is UTF-8 by specification, but not every writer checks (Spark writes the
+    bytes it is given): one latin-1 file in a 1,000-row group must not cost the other 999 rows."""
+    import pyarrow as pa
+
+    contents = [f"def f{i}():\n    return {i}\n".encode() for i in range(1000)]
+    contents[500] = "def caf\u00e9():\n    return 'latin-1'\n".encode("latin-1")
+    table = pa.table({"repo_name": ["o/spark"] * 1000, "path": [f"m{i}.py" for i in range(1000)],
+                      "content": pa.array(contents, pa.binary()).view(pa.string()), "license": ["mit"] * 1000})
+    import pyarrow.parquet as pq
+
+    path = str(tmp_path / "part-00000-c000.snappy.parquet")
+    pq.write_table(table, path, row_group_size=1000)
+    out = list(GitHubSource().read(path))
+    assert len(out) == 1000 and all(isinstance(d, Document) for d in out)
+    assert [d.meta["path"] for d in out if d.meta.get("problem")] == ["m500.py"]
+    assert out[500].meta["problem"] == "not_utf8" and out[999].text == "def f999():\n    return 999\n"
