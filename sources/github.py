@@ -291,9 +291,10 @@ class GitHubSource(Source):
                     f"The Stack v2 layout ({count}{STACK_V2_ID} but no content column): download each "
                     f"file's content by its {STACK_V2_ID} into a `content` column first"))
             else:
+                wanted = [k for k in ("repo", "content") if not set(names) & set(EXPORT_FIELDS[k])]
                 yield ErrorRecord.of(NAME, path, "missing_field", (
-                    f"{count}no repo and content columns (a repo_name/max_stars_repo_name and a "
-                    f"content/code/text column): columns are {', '.join(names[:40])}"))
+                    f"{count}no {' or '.join(wanted)} column (one of "
+                    f"{', '.join(n for k in wanted for n in EXPORT_FIELDS[k])}): columns are {', '.join(names[:40])}"))
             return
         wanted = {n for names_ in EXPORT_FIELDS.values() for n in names_} | ROW_COLUMNS
         for number, row in tables.read_rows(path, kind, wanted):
