@@ -8,11 +8,12 @@ deduplicate the resulting dataset at the file level, with exact matches."
 
 Two input forms, told apart per file (one `--input` may mix them):
 
-1. The BigQuery export: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json` or a bare
+1. An export, one row per file: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json` or a bare
    `bq extract` shard name like `000000000000`; gzip or bzip2 told by the bytes) whose first
-   record has `repo_name`; fields `repo_name`, `path`, `content`, `license`, optionally `binary`
-   (The Stack's, codeparrot's and RedPajama's field names work too: EXPORT_FIELDS). The query
-   (README "GitHub"):
+   record has `repo_name`, or a Parquet / Avro file (told by its magic bytes, read by
+   sources/github_tables.py) with such a column; fields `repo_name`, `path`, `content`,
+   `license`, optionally `binary` (The Stack's, codeparrot's and RedPajama's field names work
+   too: EXPORT_FIELDS). The query (README "GitHub"):
 
        SELECT f.repo_name, f.path, c.content, c.binary, l.license
        FROM `bigquery-public-data.github_repos.files` AS f
@@ -20,7 +21,8 @@ Two input forms, told apart per file (one `--input` may mix them):
        JOIN `bigquery-public-data.github_repos.licenses` AS l ON f.repo_name = l.repo_name
        WHERE f.ref = 'refs/heads/master'
 
-   exported with `bq extract --destination_format NEWLINE_DELIMITED_JSON --compression GZIP`.
+   exported with `bq extract --destination_format NEWLINE_DELIMITED_JSON --compression GZIP`
+   (or `PARQUET`, or `AVRO`).
 2. Any other file is part of a checkout ("mirror"): the repo root of a file is the shallowest
    folder, at or below the common folder of all such inputs, that holds a LICENSE / LICENCE /
    COPYING / UNLICENSE file or a `.git` entry; failing both, the first folder below the common
@@ -55,6 +57,7 @@ from pipeline.dedup import ExactDedup
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import ERRORS
 from sources import github_rules as rules
+from sources import github_tables as tables
 from sources.base import Source, SourceConfig
 
 NAME = "github"
@@ -103,10 +106,23 @@ def open_stream(path: str):
 
 def is_export(path: str, record_limit: int) -> bool:
     """An export: a JSON-lines name (or a `bq extract` shard name) whose first record is an object
-    naming its repo (`repo_name`, or an alternate in EXPORT_FIELDS)."""
+    naming its repo (`repo_name`, or an alternate in EXPORT_FIELDS); or a Parquet / Avro file with
+    such a column (a checkout's own Parquet test data has none: it stays a checkout file)."""
     name = path.rsplit("/", 1)[-1]
-    if not EXPORT_NAME.search(name) and not BQ_SHARD_NAME.search(name):
+    table_name = tables.has_table_name(name)
+    if not EXPORT_NAME.search(name) and not BQ_SHARD_NAME.search(name) and not table_name:
         return False
+    try:
+        kind = tables.sniff(path)
+    except Exception:
+        kind = None
+    if kind is not None:
+        try:
+            return is_table_export(tables.describe(path, kind)[0])
+        except Exception:  # no footer (a cut download): still meant as an export, its reader counts it
+            return True
+    if table_name:  # named .parquet/.avro, yet not one (a Git LFS pointer): its reader says why
+        return True
     try:
         with open_stream(path) as f:
             first = f.readline(record_limit)
@@ -122,18 +138,43 @@ def is_export(path: str, record_limit: int) -> bool:
 # `content`, `license`, `binary`); The Stack / StarCoder data (`max_stars_repo_name`,
 # `max_stars_repo_path`, `max_stars_repo_licenses`: a list of SPDX ids); codeparrot's
 # github-code (`code`); RedPajama's github JSONL (`text`, the BigQuery fields under `meta`).
+# The Stack v2 names the ScanCode-detected licenses `detected_licenses` (a list; it holds no
+# content, see STACK_V2_ID).
 EXPORT_FIELDS = {
     "repo": ("repo_name", "max_stars_repo_name"),
     "path": ("path", "max_stars_repo_path"),
     "content": ("content", "code", "text"),
-    "license": ("license", "max_stars_repo_licenses", "licenses"),
+    "license": ("license", "max_stars_repo_licenses", "licenses", "detected_licenses"),
     "binary": ("binary",),
 }
+# Other columns a row is read with (is_symlink_row); a Parquet file's other columns are not read.
+ROW_COLUMNS = {"meta", "mode", "symlink_target"}
+# The Stack v2 ships each file's Software Heritage `blob_id` and no `content`: the content must
+# be downloaded by blob id (as its dataset card explains) into a `content` column first.
+STACK_V2_ID = "blob_id"
+
+
+def is_table_export(names: list[str]) -> bool:
+    """A Parquet/Avro schema of an export: a repo column, or RedPajama's `text` + `meta`."""
+    names = set(names)
+    return bool(names & set(EXPORT_FIELDS["repo"])) or (
+        "meta" in names and bool(names & set(EXPORT_FIELDS["content"])))
+
+
+def _nested(record: dict) -> dict:
+    """The `meta` of a RedPajama row: an object, or (in a hub parquet conversion) its JSON text."""
+    meta = record.get("meta")
+    if isinstance(meta, str) and meta.lstrip().startswith("{"):
+        try:
+            meta = json.loads(meta)
+        except (ValueError, RecursionError):
+            meta = None
+    return meta if isinstance(meta, dict) else {}
 
 
 def export_fields(record: dict) -> tuple:
     """(repo, path, content, license, binary) of an export record, None where absent."""
-    nested = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    nested = _nested(record)
     out = []
     for names in EXPORT_FIELDS.values():
         value = next((record[n] for n in names if record.get(n) is not None), None)
@@ -150,7 +191,7 @@ LINK_MODES = {0o120000, 0o160000}
 
 def is_symlink_row(record: dict) -> bool:
     """An export row of a symlink (`symlink_target` set or a link mode): its content is a path."""
-    nested = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+    nested = _nested(record)
     mode = record.get("mode", nested.get("mode"))
     try:
         mode = int(mode) if mode is not None else None
@@ -205,7 +246,11 @@ class GitHubSource(Source):
 
     # --- BigQuery export ------------------------------------------------------------------
     def read(self, path: str) -> Iterator[Document | ErrorRecord]:
-        """Streams one export file: a Document or a counted ErrorRecord per line."""
+        """Streams one export file: a Document or a counted ErrorRecord per line (per row)."""
+        kind = tables.sniff(path)
+        if kind is not None or tables.has_table_name(path):
+            yield from self.read_table(path, kind)
+            return
         limit, number = self.record_limit, 0
         with open_stream(path) as f:
             while True:
@@ -227,26 +272,69 @@ class GitHubSource(Source):
                 if line.strip():
                     yield self.parse_record(line, f"{path}:{number}")
 
+    def read_table(self, path: str, kind: str | None) -> Iterator[Document | ErrorRecord]:
+        """Streams one Parquet / Avro export: a Document or a counted ErrorRecord per row; rows
+        that cannot be decoded (a corrupt row group, a cut file) are one ErrorRecord per run."""
+        if kind is None:
+            lost = tables.not_a_table(path)
+            yield ErrorRecord.of(NAME, path, lost.kind, lost.message)
+            return
+        try:
+            names, rows = tables.describe(path, kind)
+        except Exception as exc:  # no footer / header: a truncated download
+            yield ErrorRecord.of(NAME, path, "truncated_input", exc)
+            return
+        if not is_table_export(names) or not set(names) & {*EXPORT_FIELDS["content"], "meta"}:
+            count = "" if rows is None else f"{rows} rows, "
+            if STACK_V2_ID in names:
+                yield ErrorRecord.of(NAME, path, "content_not_included", (
+                    f"The Stack v2 layout ({count}{STACK_V2_ID} but no content column): download each "
+                    f"file's content by its {STACK_V2_ID} into a `content` column first"))
+            else:
+                wanted = [k for k in ("repo", "content") if not set(names) & set(EXPORT_FIELDS[k])]
+                yield ErrorRecord.of(NAME, path, "missing_field", (
+                    f"{count}no {' or '.join(wanted)} column (one of "
+                    f"{', '.join(n for k in wanted for n in EXPORT_FIELDS[k])}): columns are {', '.join(names[:40])}"))
+            return
+        wanted = {n for names_ in EXPORT_FIELDS.values() for n in names_} | ROW_COLUMNS
+        for number, row in tables.read_rows(path, kind, wanted):
+            if isinstance(row, tables.RowsLost):
+                yield ErrorRecord.of(NAME, f"{path}:{number}", row.kind, row.message)
+            else:
+                yield self.parse_row(row, f"{path}:{number}")
+
     def parse_record(self, line: bytes, where: str) -> Document | ErrorRecord:
         try:  # a byte-order mark opens files written by Windows tools
             record = json.loads(line.decode("utf-8", "surrogateescape").lstrip("\ufeff"))
         except (ValueError, RecursionError) as exc:  # RecursionError: `[[[[...` nested past Python's stack
             return ErrorRecord.of(NAME, where, "bad_json", exc, line)
+        return self.parse_row(record, where, line)
+
+    def parse_row(self, record, where: str, raw: bytes | None = None) -> Document | ErrorRecord:
+        """One export row (a JSON object, a Parquet / Avro row) -> a Document or an ErrorRecord."""
         if not isinstance(record, dict):
-            return ErrorRecord.of(NAME, where, "bad_json", "record is not a JSON object", line)
+            return ErrorRecord.of(NAME, where, "bad_json", "record is not a JSON object", raw or repr(record))
         repo, path, content, license_id, binary = export_fields(record)
+        # A name that is not UTF-8 (Parquet STRING from a writer that does not check it) stays bytes.
+        repo, path = (v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in (repo, path))
         missing = [k for k, v in (("repo_name", repo), ("path", path)) if not isinstance(v, str) or not v]
         binary = binary is True
-        if not binary and not isinstance(content, str):
+        if not binary and not isinstance(content, (str, bytes)):  # bytes: a Parquet BYTE_ARRAY / Avro bytes column
             missing.append("content")
         if missing:
-            return ErrorRecord.of(NAME, where, "missing_field", f"missing or not a string: {', '.join(missing)}", line)
+            if raw is None:
+                raw = json.dumps({k: v for k, v in record.items() if k not in EXPORT_FIELDS["content"]}, default=repr)
+            return ErrorRecord.of(NAME, where, "missing_field", f"missing or not a string: {', '.join(missing)}", raw)
         repo, path = _safe(repo), _safe(path)
         meta = {"repo": repo, "path": path, "license": license_id}
         if is_symlink_row(record):
             text, problem = "", "symlink"
+        elif binary:
+            text, problem = "", "binary"
+        elif isinstance(content, bytes):
+            text, problem = decode_content(content, self.config.max_file_bytes)
         else:
-            text, problem = ("", "binary") if binary else self._content_text(content)
+            text, problem = self._content_text(content)
         if problem:
             meta["problem"] = problem
         # The input file and line make the id unique (a repo/path may repeat across refs or exports);
