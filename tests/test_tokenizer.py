@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from tests.token_fixtures import ROOT, build_corpus
+from tests.token_fixtures import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, reference, sample, train
 from tokenizer.encode import Encoder
 
@@ -158,3 +158,22 @@ def test_cli_help():
 def test_vocab_too_large_for_the_sample_is_a_clear_error(trained, tmp_path):
     with pytest.raises(ValueError, match="supports at most \\d+ pieces: lower --vocab-size"):
         train.run(trained[0], dataclasses.replace(CFG, vocab_size=60000), str(tmp_path))
+
+
+# An emoji cut between its two UTF-16 halves, as JSON escapes keep it ("\ud83d" alone).
+HALF_EMOJI = ["Tweet cut mid-emoji \ud83d and on", "trailing low half \ude00 here", "both \ud83d\ude00 whole"]
+
+
+def test_lone_surrogates_in_json_escapes_become_replacement_chars(tmp_path):
+    """A clean line like {"text": "...\\ud83d..."} (valid JSON) reaches the trainer as U+FFFD, as the
+    same text written raw does, instead of stopping it in SentencePiece's bindings."""
+    data = str(tmp_path)
+    write_clean(data, "commoncrawl", news()[:150])
+    write_ascii_json_shard(data, "commoncrawl", "commoncrawl-00001-of-00002.jsonl.gz",
+                           [(f"commoncrawl/half{i}", t) for i, t in enumerate(HALF_EMOJI)])
+    lines, drawn = sample.draw(data, {"commoncrawl": 1.0}, 10**7, 4192, 0, 0.0, 0)
+    assert drawn[0].documents == 153 and not drawn[0].problems
+    assert "Tweet cut mid-emoji \ufffd\ufffd\ufffd and on" in lines and "both \U0001F600 whole" in lines
+    info = train.run(data, dataclasses.replace(CFG, vocab_size=400, heldout_fraction=0.0))
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(data, "tokenizer", "tokenizer.model"))
+    assert info["vocab_size"] == 400 and sp.decode(sp.encode("a \ufffd b")) == "a \ufffd b"

@@ -17,7 +17,7 @@ import pytest
 
 from pipeline import mixture, tokens
 from pipeline.files import stable_hash64
-from tests.token_fixtures import ROOT, build_corpus, news, write_clean
+from tests.token_fixtures import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, corpus, train
 from tokenizer.encode import Encoder
 
@@ -221,3 +221,21 @@ def test_epoch_order_is_a_fresh_permutation_both_ways(n, monkeypatch):
             orders.append(order.tolist())
     if n > 7:
         assert len({tuple(o) for o in orders}) == len(orders)
+
+
+def test_lone_surrogate_escapes_are_encoded_not_fatal(corpus_dir, tmp_path):
+    """Valid JSON may hold a lone surrogate escape ("\\ud83d"); SentencePiece's encoder raised
+    TypeError on it, failing the whole Beam job. The document is encoded with U+FFFD instead."""
+    data = str(tmp_path)
+    os.symlink(os.path.join(corpus_dir, "tokenizer"), os.path.join(data, "tokenizer"))
+    write_clean(data, "commoncrawl", news()[:60])
+    texts = ["Tweet cut mid-emoji \ud83d and on " * 40, "low half \ude00 alone " * 40]
+    write_ascii_json_shard(data, "commoncrawl", "commoncrawl-00001-of-00002.jsonl.gz",
+                           [(f"commoncrawl/half{i}", t) for i, t in enumerate(texts)])
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps({"commoncrawl": 1}))
+    mix = tokens.run(data, dataclasses.replace(CFG, weights=str(weights), val_tokens=0), BEAM)
+    assert mix["sources"]["commoncrawl"]["documents"] == 62
+    enc = Encoder(os.path.join(data, "tokenizer", "tokenizer.model"))
+    repaired = [t.replace("\ud83d", "\ufffd" * 3).replace("\ude00", "\ufffd" * 3) for t in texts]
+    assert len(enc.encode_concat(news()[:60] + repaired)) == mix["sources"]["commoncrawl"]["tokens_available"]

@@ -8,12 +8,18 @@ import gzip
 import io
 import json
 import logging
+import re
 import zlib
 from typing import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
 log = logging.getLogger("tokenizer.corpus")
+
+# JSON may spell a lone UTF-16 surrogate as an escape ("\ud83d": an emoji cut in half), which
+# json.loads keeps in the str; SentencePiece's bindings refuse such a str (trainer: "Unable to
+# cast", encoder: TypeError), so one such line would stop the tokenizer or the token job.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def source_dir(data: str, source: str) -> str:
@@ -64,7 +70,15 @@ def _parse(line: str) -> dict | None:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("text"), str) or not isinstance(doc.get("id"), str):
         return None
+    if _SURROGATE.search(doc["text"]):
+        doc["text"] = without_surrogates(doc["text"])
     return doc
+
+
+def without_surrogates(text: str) -> str:
+    """Lone surrogates become U+FFFD, as they do when written raw (the corpus writers'
+    "surrogatepass" bytes, read back with errors="replace"): one text whichever way it was spelt."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def chars_out(data: str, source: str) -> int | None:
