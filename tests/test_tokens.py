@@ -239,3 +239,18 @@ def test_lone_surrogate_escapes_are_encoded_not_fatal(corpus_dir, tmp_path):
     enc = Encoder(os.path.join(data, "tokenizer", "tokenizer.model"))
     repaired = [t.replace("\ud83d", "\ufffd" * 3).replace("\ude00", "\ufffd" * 3) for t in texts]
     assert len(enc.encode_concat(news()[:60] + repaired)) == mix["sources"]["commoncrawl"]["tokens_available"]
+
+
+def test_rerun_with_fewer_sources_leaves_no_stale_validation_split(corpus_dir, tmp_path):
+    """The trainer evaluates every val/*.bin: a source dropped from the mixture since the last run
+    must not leave its old split (and maybe an older tokenizer's ids) behind."""
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps({"commoncrawl": 1, "books": 1}))
+    out = str(tmp_path / "tokens")
+    tokens.run(corpus_dir, dataclasses.replace(CFG, weights=str(weights)), BEAM, out=out)
+    assert sorted(os.listdir(os.path.join(out, "val"))) == ["books.bin", "commoncrawl.bin"]
+    weights.write_text(json.dumps({"commoncrawl": 1}))
+    mix = tokens.run(corpus_dir, dataclasses.replace(CFG, weights=str(weights)), BEAM, out=out)
+    assert sorted(os.listdir(os.path.join(out, "val"))) == ["commoncrawl.bin"] and list(mix["val"]) == ["commoncrawl"]
+    from training.data import validation_streams
+    assert list(validation_streams(out, SEQ_LEN)) == ["commoncrawl"]
