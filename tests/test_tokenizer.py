@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from tests.token_fixtures import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
+from tests.token_fixtures import ROOT, build_corpus, news, novel_chapters, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, reference, sample, train
 from tokenizer.encode import Encoder
 
@@ -177,3 +177,20 @@ def test_lone_surrogates_in_json_escapes_become_replacement_chars(tmp_path):
     info = train.run(data, dataclasses.replace(CFG, vocab_size=400, heldout_fraction=0.0))
     sp = spm.SentencePieceProcessor(model_file=os.path.join(data, "tokenizer", "tokenizer.model"))
     assert info["vocab_size"] == 400 and sp.decode(sp.encode("a \ufffd b")) == "a \ufffd b"
+
+
+def test_a_huge_held_out_document_is_cut_to_the_report_budget(tmp_path):
+    """A 3.2M-character document (a whole dump in one record) falling in the held-out slice was kept
+    whole, and the report encoded it with both tokenizers: at 200 MB, minutes and many GB."""
+    data = str(tmp_path)
+    huge = "\n".join(news()) * 9  # ~3.2M characters of real text in one document
+    folder = os.path.join(data, "clean", "books")
+    os.makedirs(folder)
+    write_clean(data, "books", [huge])  # shard 00000 of 1 is read first
+    os.rename(os.path.join(folder, "books-00000-of-00001.jsonl.gz"), os.path.join(folder, "books-00000-of-00002.jsonl.gz"))
+    write_clean(data, "books", novel_chapters())
+    os.rename(os.path.join(folder, "books-00000-of-00001.jsonl.gz"), os.path.join(folder, "books-00001-of-00002.jsonl.gz"))
+    _, drawn = sample.draw(data, {"books": 1.0}, 10**5, 4192, 0, 1.0, 50_000)
+    info = drawn[0]
+    assert len(huge) > 2_000_000 and info.heldout[0] == huge[:50_000]
+    assert info.heldout_chars == sum(map(len, info.heldout)) == 50_000 and info.documents == 0
