@@ -194,3 +194,12 @@ def test_a_huge_held_out_document_is_cut_to_the_report_budget(tmp_path):
     info = drawn[0]
     assert len(huge) > 2_000_000 and info.heldout[0] == huge[:50_000]
     assert info.heldout_chars == sum(map(len, info.heldout)) == 50_000 and info.documents == 0
+
+
+def test_vocab_too_large_for_uint16_shards_stops_before_training(trained, tmp_path):
+    """A 100k vocabulary trained for as long as it takes, then `make tokens` refused it (uint16
+    shards): the tokenizer now refuses it first, through the command line too."""
+    with pytest.raises(ValueError, match="uint16.*at most 65,536 pieces"):
+        train.run(trained[0], dataclasses.replace(CFG, vocab_size=100_000), str(tmp_path))
+    assert not os.path.exists(tmp_path / "tokenizer.model")
+    assert train.main(["--data", trained[0], "--output", str(tmp_path), "--vocab-size", "100000"]) == 2
