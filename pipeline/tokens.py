@@ -70,7 +70,12 @@ def present_sources(data: str, asked: dict[str, float], from_file: bool) -> tupl
     for name, weight in asked.items():
         if weight <= 0:
             continue
-        if corpus.shard_files(data, name):
+        has_shards = bool(corpus.shard_files(data, name))
+        if has_shards and corpus.documents_out(data, name) == 0:  # known before the encode step, not after
+            raise ValueError(f"source {name!r} has no documents in its clean shards "
+                             f"({corpus.source_dir(data, name)}/stats.json: documents_out 0): nothing to "
+                             f"tokenize (give it weight 0 in a --weights file, or rebuild it)")
+        if has_shards:
             present.append(name)
         elif from_file:
             raise ValueError(f"source {name!r} has weight {weight} in the weights file but no clean shards "

@@ -254,3 +254,22 @@ def test_rerun_with_fewer_sources_leaves_no_stale_validation_split(corpus_dir, t
     assert sorted(os.listdir(os.path.join(out, "val"))) == ["commoncrawl.bin"] and list(mix["val"]) == ["commoncrawl"]
     from training.data import validation_streams
     assert list(validation_streams(out, SEQ_LEN)) == ["commoncrawl"]
+
+
+def test_source_whose_job_kept_nothing_stops_before_the_encode_step(corpus_dir, tmp_path, monkeypatch):
+    """A source job that kept no document (stats.json documents_out 0, an empty shard) stopped the
+    token job only after every other source was encoded: hours wasted at scale. Now up front."""
+    data = str(tmp_path)
+    os.symlink(os.path.join(corpus_dir, "tokenizer"), os.path.join(data, "tokenizer"))
+    write_clean(data, "commoncrawl", news()[:50])
+    write_clean(data, "c4", [])
+    with open(os.path.join(data, "clean", "c4", "stats.json"), "w") as f:
+        json.dump({"source": "c4", "documents_in": 120, "documents_out": 0, "dropped": {"short": 120},
+                   "errors": {}, "chars_in": 50_000, "chars_out": 0}, f)
+
+    def encode_ran(*args):
+        raise AssertionError("the encode step ran")
+
+    monkeypatch.setattr(tokens, "encode", encode_ran)
+    with pytest.raises(ValueError, match=r"source 'c4' has no documents .*stats\.json: documents_out 0"):
+        tokens.run(data, CFG, BEAM)

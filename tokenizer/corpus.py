@@ -83,12 +83,23 @@ def without_surrogates(text: str) -> str:
 
 def chars_out(data: str, source: str) -> int | None:
     """Characters of clean text the source's job wrote (stats.json `chars_out`), if it says."""
+    value = _stats(data, source).get("chars_out")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def documents_out(data: str, source: str) -> int | None:
+    """Documents the source's job wrote (stats.json `documents_out`), if it says."""
+    value = _stats(data, source).get("documents_out")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _stats(data: str, source: str) -> dict:
     path = FileSystems.join(source_dir(data, source), "stats.json")
     if not FileSystems.exists(path):
-        return None
+        return {}
     try:
         with FileSystems.open(path, compression_type="uncompressed") as f:
-            value = json.loads(f.read()).get("chars_out")
+            stats = json.loads(f.read())
     except (ValueError, OSError):
-        return None
-    return int(value) if isinstance(value, int) and value > 0 else None
+        return {}
+    return stats if isinstance(stats, dict) else {}
