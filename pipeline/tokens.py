@@ -70,7 +70,12 @@ def present_sources(data: str, asked: dict[str, float], from_file: bool) -> tupl
     for name, weight in asked.items():
         if weight <= 0:
             continue
-        if corpus.shard_files(data, name):
+        has_shards = bool(corpus.shard_files(data, name))
+        if has_shards and corpus.documents_out(data, name) == 0:  # known before the encode step, not after
+            raise ValueError(f"source {name!r} has no documents in its clean shards "
+                             f"({corpus.source_dir(data, name)}/stats.json: documents_out 0): nothing to "
+                             f"tokenize (give it weight 0 in a --weights file, or rebuild it)")
+        if has_shards:
             present.append(name)
         elif from_file:
             raise ValueError(f"source {name!r} has weight {weight} in the weights file but no clean shards "
@@ -149,6 +154,7 @@ def run(data: str, cfg: TokensConfig, beam_args: list[str] | None = None, out: s
     problems = {name: _read_json(problems_path(work, name)) for name in weights}
     streams = [assemble(work, name, seq, cfg.val_tokens, cfg.val_max_fraction, os.path.join(out, "val", f"{name}.bin"))
                for name in weights]
+    _remove_stale_val(out, weights)
     the_plan = plan(streams, weights, cfg)
     shards = write_shards(streams, the_plan, cfg, out, beam_args or [])
     shutil.rmtree(work, ignore_errors=True)
@@ -161,6 +167,14 @@ def run(data: str, cfg: TokensConfig, beam_args: list[str] | None = None, out: s
         json.dump(result, f, indent=2)
     os.replace(os.path.join(out, "mix.json.tmp"), os.path.join(out, "mix.json"))
     return result
+
+
+def _remove_stale_val(out: str, weights: dict[str, float]) -> None:
+    """val/<source>.bin of sources not in this run (an earlier run's mixture, maybe another
+    tokenizer's ids): the trainer evaluates every val/*.bin it finds."""
+    for name in os.listdir(os.path.join(out, "val")):
+        if name.endswith(".bin") and name[: -len(".bin")] not in weights:
+            os.remove(os.path.join(out, "val", name))
 
 
 def _read_json(path: str) -> dict:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from tests.token_fixtures import ROOT, build_corpus
+from tests.token_fixtures import ROOT, build_corpus, news, novel_chapters, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, reference, sample, train
 from tokenizer.encode import Encoder
 
@@ -158,3 +158,48 @@ def test_cli_help():
 def test_vocab_too_large_for_the_sample_is_a_clear_error(trained, tmp_path):
     with pytest.raises(ValueError, match="supports at most \\d+ pieces: lower --vocab-size"):
         train.run(trained[0], dataclasses.replace(CFG, vocab_size=60000), str(tmp_path))
+
+
+# An emoji cut between its two UTF-16 halves, as JSON escapes keep it ("\ud83d" alone).
+HALF_EMOJI = ["Tweet cut mid-emoji \ud83d and on", "trailing low half \ude00 here", "both \ud83d\ude00 whole"]
+
+
+def test_lone_surrogates_in_json_escapes_become_replacement_chars(tmp_path):
+    """A clean line like {"text": "...\\ud83d..."} (valid JSON) reaches the trainer as U+FFFD, as the
+    same text written raw does, instead of stopping it in SentencePiece's bindings."""
+    data = str(tmp_path)
+    write_clean(data, "commoncrawl", news()[:150])
+    write_ascii_json_shard(data, "commoncrawl", "commoncrawl-00001-of-00002.jsonl.gz",
+                           [(f"commoncrawl/half{i}", t) for i, t in enumerate(HALF_EMOJI)])
+    lines, drawn = sample.draw(data, {"commoncrawl": 1.0}, 10**7, 4192, 0, 0.0, 0)
+    assert drawn[0].documents == 153 and not drawn[0].problems
+    assert "Tweet cut mid-emoji \ufffd\ufffd\ufffd and on" in lines and "both \U0001F600 whole" in lines
+    info = train.run(data, dataclasses.replace(CFG, vocab_size=400, heldout_fraction=0.0))
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(data, "tokenizer", "tokenizer.model"))
+    assert info["vocab_size"] == 400 and sp.decode(sp.encode("a \ufffd b")) == "a \ufffd b"
+
+
+def test_a_huge_held_out_document_is_cut_to_the_report_budget(tmp_path):
+    """A 3.2M-character document (a whole dump in one record) falling in the held-out slice was kept
+    whole, and the report encoded it with both tokenizers: at 200 MB, minutes and many GB."""
+    data = str(tmp_path)
+    huge = "\n".join(news()) * 9  # ~3.2M characters of real text in one document
+    folder = os.path.join(data, "clean", "books")
+    os.makedirs(folder)
+    write_clean(data, "books", [huge])  # shard 00000 of 1 is read first
+    os.rename(os.path.join(folder, "books-00000-of-00001.jsonl.gz"), os.path.join(folder, "books-00000-of-00002.jsonl.gz"))
+    write_clean(data, "books", novel_chapters())
+    os.rename(os.path.join(folder, "books-00000-of-00001.jsonl.gz"), os.path.join(folder, "books-00001-of-00002.jsonl.gz"))
+    _, drawn = sample.draw(data, {"books": 1.0}, 10**5, 4192, 0, 1.0, 50_000)
+    info = drawn[0]
+    assert len(huge) > 2_000_000 and info.heldout[0] == huge[:50_000]
+    assert info.heldout_chars == sum(map(len, info.heldout)) == 50_000 and info.documents == 0
+
+
+def test_vocab_too_large_for_uint16_shards_stops_before_training(trained, tmp_path):
+    """A 100k vocabulary trained for as long as it takes, then `make tokens` refused it (uint16
+    shards): the tokenizer now refuses it first, through the command line too."""
+    with pytest.raises(ValueError, match="uint16.*at most 65,536 pieces"):
+        train.run(trained[0], dataclasses.replace(CFG, vocab_size=100_000), str(tmp_path))
+    assert not os.path.exists(tmp_path / "tokenizer.model")
+    assert train.main(["--data", trained[0], "--output", str(tmp_path), "--vocab-size", "100000"]) == 2

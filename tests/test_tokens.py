@@ -17,7 +17,7 @@ import pytest
 
 from pipeline import mixture, tokens
 from pipeline.files import stable_hash64
-from tests.token_fixtures import ROOT, build_corpus, news, write_clean
+from tests.token_fixtures import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, corpus, train
 from tokenizer.encode import Encoder
 
@@ -221,3 +221,55 @@ def test_epoch_order_is_a_fresh_permutation_both_ways(n, monkeypatch):
             orders.append(order.tolist())
     if n > 7:
         assert len({tuple(o) for o in orders}) == len(orders)
+
+
+def test_lone_surrogate_escapes_are_encoded_not_fatal(corpus_dir, tmp_path):
+    """Valid JSON may hold a lone surrogate escape ("\\ud83d"); SentencePiece's encoder raised
+    TypeError on it, failing the whole Beam job. The document is encoded with U+FFFD instead."""
+    data = str(tmp_path)
+    os.symlink(os.path.join(corpus_dir, "tokenizer"), os.path.join(data, "tokenizer"))
+    write_clean(data, "commoncrawl", news()[:60])
+    texts = ["Tweet cut mid-emoji \ud83d and on " * 40, "low half \ude00 alone " * 40]
+    write_ascii_json_shard(data, "commoncrawl", "commoncrawl-00001-of-00002.jsonl.gz",
+                           [(f"commoncrawl/half{i}", t) for i, t in enumerate(texts)])
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps({"commoncrawl": 1}))
+    mix = tokens.run(data, dataclasses.replace(CFG, weights=str(weights), val_tokens=0), BEAM)
+    assert mix["sources"]["commoncrawl"]["documents"] == 62
+    enc = Encoder(os.path.join(data, "tokenizer", "tokenizer.model"))
+    repaired = [t.replace("\ud83d", "\ufffd" * 3).replace("\ude00", "\ufffd" * 3) for t in texts]
+    assert len(enc.encode_concat(news()[:60] + repaired)) == mix["sources"]["commoncrawl"]["tokens_available"]
+
+
+def test_rerun_with_fewer_sources_leaves_no_stale_validation_split(corpus_dir, tmp_path):
+    """The trainer evaluates every val/*.bin: a source dropped from the mixture since the last run
+    must not leave its old split (and maybe an older tokenizer's ids) behind."""
+    weights = tmp_path / "w.json"
+    weights.write_text(json.dumps({"commoncrawl": 1, "books": 1}))
+    out = str(tmp_path / "tokens")
+    tokens.run(corpus_dir, dataclasses.replace(CFG, weights=str(weights)), BEAM, out=out)
+    assert sorted(os.listdir(os.path.join(out, "val"))) == ["books.bin", "commoncrawl.bin"]
+    weights.write_text(json.dumps({"commoncrawl": 1}))
+    mix = tokens.run(corpus_dir, dataclasses.replace(CFG, weights=str(weights)), BEAM, out=out)
+    assert sorted(os.listdir(os.path.join(out, "val"))) == ["commoncrawl.bin"] and list(mix["val"]) == ["commoncrawl"]
+    from training.data import validation_streams
+    assert list(validation_streams(out, SEQ_LEN)) == ["commoncrawl"]
+
+
+def test_source_whose_job_kept_nothing_stops_before_the_encode_step(corpus_dir, tmp_path, monkeypatch):
+    """A source job that kept no document (stats.json documents_out 0, an empty shard) stopped the
+    token job only after every other source was encoded: hours wasted at scale. Now up front."""
+    data = str(tmp_path)
+    os.symlink(os.path.join(corpus_dir, "tokenizer"), os.path.join(data, "tokenizer"))
+    write_clean(data, "commoncrawl", news()[:50])
+    write_clean(data, "c4", [])
+    with open(os.path.join(data, "clean", "c4", "stats.json"), "w") as f:
+        json.dump({"source": "c4", "documents_in": 120, "documents_out": 0, "dropped": {"short": 120},
+                   "errors": {}, "chars_in": 50_000, "chars_out": 0}, f)
+
+    def encode_ran(*args):
+        raise AssertionError("the encode step ran")
+
+    monkeypatch.setattr(tokens, "encode", encode_ran)
+    with pytest.raises(ValueError, match=r"source 'c4' has no documents .*stats\.json: documents_out 0"):
+        tokens.run(data, CFG, BEAM)

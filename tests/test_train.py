@@ -213,3 +213,78 @@ def test_a_model_too_big_for_the_host_stops_with_a_clear_error_before_allocating
     runtime.check_memory(args, gpu8, available=80 * 10**9)
     with pytest.raises(SystemExit, match="per GPU"):
         runtime.check_memory(args, runtime.Dist(world=1, device=torch.device("cuda", 0)), available=80 * 10**9)
+
+
+def _mix(data: str, **changes) -> dict:
+    path = os.path.join(data, "tokens", "mix.json")
+    with open(path) as f:
+        mix = json.load(f) | changes
+    with open(path, "w") as f:
+        json.dump(mix, f)
+    return mix
+
+
+def test_shards_cut_short_or_missing_stop_with_a_clear_error(tmp_path):
+    """A shard cut mid-token (odd size) used to read as "no token shards: run make tokens"; one cut
+    on a block boundary, or missing, trained on less data without a word. mix.json says the sizes."""
+    data = str(tmp_path / "data")
+    tokens = write_tokens(data)
+    sizes = {f: os.path.getsize(os.path.join(tokens, f)) for f in ("train-00000.bin", "train-00001.bin")}
+    _mix(data, shards=[{"file": f, "tokens": n // 2} for f, n in sizes.items()])
+    shard = os.path.join(tokens, "train-00001.bin")
+    with open(shard, "r+b") as f:
+        f.truncate(4097)
+    with pytest.raises(SystemExit, match=r"train-00001\.bin: 4,097 bytes, not a whole number of uint16 tokens"):
+        train(tiny_config(data, str(tmp_path / "runs")))
+    with open(shard, "r+b") as f:
+        f.truncate(4096)
+    with pytest.raises(SystemExit, match=r"train-00001\.bin: 4,096 bytes, but mix\.json lists 6,600 bytes"):
+        train(tiny_config(data, str(tmp_path / "runs")))
+    os.remove(shard)
+    with pytest.raises(SystemExit, match=r"train-00001\.bin: missing"):
+        train(tiny_config(data, str(tmp_path / "runs")))
+    with open(os.path.join(tokens, "val", "beta.bin"), "ab") as f:  # a validation split cut mid-token
+        f.write(b"\x01")
+    os.remove(os.path.join(tokens, "mix.json"))
+    with pytest.raises(SystemExit, match=r"val/beta\.bin: 529 bytes, not a whole number"):
+        train(tiny_config(data, str(tmp_path / "runs")))
+
+
+def test_seq_len_longer_than_every_shard_names_the_flag(tmp_path):
+    data = str(tmp_path / "data")
+    write_tokens(data)
+    with pytest.raises(SystemExit, match=r"no shard holds one window of seq_len \+ 1 = 4001 tokens.*--seq-len"):
+        train(tiny_config(data, str(tmp_path / "runs"), seq_len=4000))
+
+
+def test_token_ids_past_the_vocabulary_stop_with_a_clear_error(tmp_path):
+    """Shards from a bigger tokenizer than the model's vocabulary: the embedding lookup failed deep
+    inside the model (IndexError on CPU, a device-side assert on GPU); now the shard is named."""
+    data = str(tmp_path / "data")
+    tokens = write_tokens(data)
+    shard = np.fromfile(os.path.join(tokens, "train-00000.bin"), dtype="<u2")
+    shard[5 * (SEQ + 1) + 3] = 900  # window 5: the second step's batch
+    shard.tofile(os.path.join(tokens, "train-00000.bin"))
+    with pytest.raises(ValueError, match=r"train-00000\.bin: token id 900 in window 5, but the model's "
+                                         r"vocabulary has 512 ids"):
+        train(tiny_config(data, str(tmp_path / "runs")))
+    with pytest.raises(SystemExit, match=r"--vocab-size 256 is smaller than the 512 ids"):
+        train(tiny_config(data, str(tmp_path / "runs2"), vocab_size=256))
+
+
+def test_shards_of_another_tokenizer_than_data_tokenizer_stop(tmp_path):
+    """`make tokenizer` rerun after `make tokens`: the shards' ids mean other pieces, and the
+    export would ship the new tokenizer with a model trained on the old one's ids."""
+    import hashlib
+
+    data = str(tmp_path / "data")
+    write_tokens(data)
+    os.makedirs(os.path.join(data, "tokenizer"))
+    model = os.path.join(data, "tokenizer", "tokenizer.model")
+    with open(model, "wb") as f:
+        f.write(b"the retrained model")
+    _mix(data, tokenizer_sha256=hashlib.sha256(b"the model the shards were written with").hexdigest())
+    with pytest.raises(SystemExit, match=r"written with tokenizer sha256 .* but .*tokenizer\.model is .*rerun `make tokens`"):
+        train(tiny_config(data, str(tmp_path / "runs")))
+    _mix(data, tokenizer_sha256=hashlib.sha256(b"the retrained model").hexdigest())
+    assert len(train(tiny_config(data, str(tmp_path / "runs"), steps=2, eval_every=0))) == 2

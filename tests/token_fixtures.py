@@ -72,3 +72,18 @@ def build_corpus(data: str) -> dict[str, int]:
     for source, texts in corpus.items():
         write_clean(data, source, texts)
     return {source: sum(map(len, texts)) for source, texts in corpus.items()}
+
+
+def write_ascii_json_shard(data: str, source: str, name: str, docs: list[tuple[str, str]]) -> str:
+    """(id, text) pairs as a clean shard written the way Python's json module and pandas write by
+    default (ensure_ascii): non-ASCII as \\uXXXX escapes, so a lone surrogate stays one in the file."""
+    import gzip
+    import json
+
+    folder = os.path.join(data, "clean", source)
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    lines = "".join(json.dumps({"id": i, "text": t, "source": source, "meta": {}}) + "\n" for i, t in docs)
+    with open(path, "wb") as f:
+        f.write(gzip.compress(lines.encode("ascii"), mtime=0))
+    return path

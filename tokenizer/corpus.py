@@ -8,12 +8,18 @@ import gzip
 import io
 import json
 import logging
+import re
 import zlib
 from typing import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
 log = logging.getLogger("tokenizer.corpus")
+
+# JSON may spell a lone UTF-16 surrogate as an escape ("\ud83d": an emoji cut in half), which
+# json.loads keeps in the str; SentencePiece's bindings refuse such a str (trainer: "Unable to
+# cast", encoder: TypeError), so one such line would stop the tokenizer or the token job.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def source_dir(data: str, source: str) -> str:
@@ -64,17 +70,36 @@ def _parse(line: str) -> dict | None:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("text"), str) or not isinstance(doc.get("id"), str):
         return None
+    if _SURROGATE.search(doc["text"]):
+        doc["text"] = without_surrogates(doc["text"])
     return doc
+
+
+def without_surrogates(text: str) -> str:
+    """Lone surrogates become U+FFFD, as they do when written raw (the corpus writers'
+    "surrogatepass" bytes, read back with errors="replace"): one text whichever way it was spelt."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def chars_out(data: str, source: str) -> int | None:
     """Characters of clean text the source's job wrote (stats.json `chars_out`), if it says."""
+    value = _stats(data, source).get("chars_out")
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def documents_out(data: str, source: str) -> int | None:
+    """Documents the source's job wrote (stats.json `documents_out`), if it says."""
+    value = _stats(data, source).get("documents_out")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _stats(data: str, source: str) -> dict:
     path = FileSystems.join(source_dir(data, source), "stats.json")
     if not FileSystems.exists(path):
-        return None
+        return {}
     try:
         with FileSystems.open(path, compression_type="uncompressed") as f:
-            value = json.loads(f.read()).get("chars_out")
+            stats = json.loads(f.read())
     except (ValueError, OSError):
-        return None
-    return int(value) if isinstance(value, int) and value > 0 else None
+        return {}
+    return stats if isinstance(stats, dict) else {}

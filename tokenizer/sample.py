@@ -95,8 +95,7 @@ def _draw_source(data: str, info: SourceSample, lines: list[str], max_sentence_b
         u = unit(seed, doc["id"])
         if u < heldout_fraction:
             if info.heldout_chars < heldout_chars:
-                info.heldout.append(doc["text"])
-                info.heldout_chars += len(doc["text"])
+                _hold_out(info, doc["text"], heldout_chars)
             continue
         if info.chars >= info.budget_chars and info.heldout_chars >= heldout_chars:
             break
@@ -116,8 +115,16 @@ def _draw_source(data: str, info: SourceSample, lines: list[str], max_sentence_b
             info.lines -= span[1] - span[0]
             info.chars -= sum(len(x) for x in lines[span[0]:span[1]])
             del lines[span[0]:span[1]]
-        info.heldout.append(text)
-        info.heldout_chars += len(text)
+        _hold_out(info, text, heldout_chars)
+
+
+def _hold_out(info: SourceSample, text: str, heldout_chars: int) -> None:
+    """Keeps the document for the bytes/token report, cut to what is left of the budget: one
+    200 MB document (a dump, a minified bundle) would otherwise be encoded whole by both
+    tokenizers for the report, minutes and several GB of Python ints."""
+    text = text[: max(0, heldout_chars - info.heldout_chars)]
+    info.heldout.append(text)
+    info.heldout_chars += len(text)
 
 
 def _count_chars(files: list[str]) -> int:

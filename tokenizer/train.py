@@ -24,6 +24,7 @@ from pipeline import config as config_flags
 from pipeline import files, mixture
 from pipeline.run import setup_logging
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, corpus, reference, sample
+from tokenizer.encode import MAX_VOCAB
 
 log = logging.getLogger("tokenizer.train")
 
@@ -118,6 +119,9 @@ def available_weights(data: str, weights: dict[str, float]) -> tuple[dict[str, f
 
 
 def run(data: str, cfg: TokenizerConfig, out_dir: str | None = None) -> dict:
+    if cfg.vocab_size > MAX_VOCAB:  # checked before the sample and the training, not after
+        raise ValueError(f"--vocab-size {cfg.vocab_size:,}: token shards are uint16 (DESIGN.md), "
+                         f"at most {MAX_VOCAB:,} pieces")
     out_dir = out_dir or FileSystems.join(data, "tokenizer")
     start = time.time()
     weights = mixture.load_weights(cfg.weights) if cfg.weights else mixture.paper_weights()

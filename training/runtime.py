@@ -9,6 +9,7 @@ train the same model.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 
 import torch
@@ -91,13 +92,44 @@ def batching(cfg: TrainConfig, seq_len: int, world: int) -> Batching:
 
 
 def shapes(cfg: TrainConfig, tokens_dir: str) -> tuple[ModelArgs, int, TokenStream | None]:
+    """The model's shape and the training stream (None: no shards); stops with a clear message
+    on shards the model could not train on."""
     mix = read_mix(tokens_dir)
     seq_len = resolve_seq_len(cfg, mix)
     try:
         stream = TokenStream.train(tokens_dir, seq_len)
-    except (FileNotFoundError, ValueError):
+    except FileNotFoundError:
         stream = None
-    return model_args(cfg, resolve_vocab(cfg, mix, stream), seq_len), seq_len, stream
+    except ValueError as exc:  # a truncated shard, or none long enough for one window
+        raise SystemExit(str(exc)) from None
+    vocab = resolve_vocab(cfg, mix, stream)
+    check_tokens(cfg, mix, tokens_dir, vocab)
+    if stream is not None:
+        stream.vocab_size = vocab  # every batch is checked: no id past the embedding
+    return model_args(cfg, vocab, seq_len), seq_len, stream
+
+
+def check_tokens(cfg: TrainConfig, mix: dict, tokens_dir: str, vocab: int) -> None:
+    """Stops when mix.json (written last by `make tokens`) disagrees with what is on disk: shards
+    missing or cut short, a vocabulary smaller than the shards' tokenizer, or another tokenizer in
+    DATA/tokenizer than the one the shards were written with (the export would ship it)."""
+    if mix.get("vocab_size") and vocab < int(mix["vocab_size"]):
+        raise SystemExit(f"--vocab-size {vocab} is smaller than the {mix['vocab_size']} ids of the tokenizer "
+                         f"the shards were written with ({tokens_dir}/mix.json)")
+    for shard in mix.get("shards", []):
+        path = os.path.join(tokens_dir, shard["file"])
+        size = os.path.getsize(path) if os.path.exists(path) else None
+        if size != 2 * shard["tokens"]:
+            found = "missing" if size is None else f"{size:,} bytes"
+            raise SystemExit(f"{path}: {found}, but mix.json lists {2 * shard['tokens']:,} bytes "
+                             f"({shard['tokens']:,} tokens): the shards are incomplete; rerun `make tokens`")
+    if mix.get("tokenizer_sha256") and os.path.exists(tokenizer_path(cfg)):
+        with open(tokenizer_path(cfg), "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        if sha != mix["tokenizer_sha256"]:
+            raise SystemExit(f"the token shards were written with tokenizer sha256 {mix['tokenizer_sha256'][:16]}..., "
+                             f"but {tokenizer_path(cfg)} is {sha[:16]}... (retrained since?): rerun `make tokens`, "
+                             f"or put back the tokenizer the shards were made with")
 
 
 def available_memory(device: torch.device) -> int:

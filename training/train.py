@@ -194,7 +194,10 @@ def train(cfg: TrainConfig) -> list[dict]:
         print(f"{cfg.model}: {args.num_params():,} parameters, vocab {args.vocab_size}, seq {seq_len}, "
               f"batch {b.global_seqs} x {seq_len} tokens ({b.micro} x {b.accum} accum x {env.world} proc), "
               f"{steps} steps, lr {peak:g}, warm-up {warmup}, device {env.device}", flush=True)
-    val = validation_streams(tokens_dir, seq_len)
+    try:
+        val = validation_streams(tokens_dir, seq_len, args.vocab_size)
+    except ValueError as exc:  # a split cut short
+        raise SystemExit(str(exc)) from None
     use_amp = env.device.type == "cuda" and cfg.bf16 and env.world == 1
     autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
     flops, peak_flops = args.flops_per_token(seq_len), runtime.peak_flops(cfg, env.device)
