@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.metadata as md
 import json
 import os
@@ -50,6 +51,20 @@ MIRROR_REPOS = [  # (distribution, owner/repo, folder in the wheel)
 ]
 # Pygments' generated builtin tables have lines over 1,000 characters (the max-line-length rule).
 ALWAYS = {"pygments/lexers/_cocoa_builtins.py"}
+# The Stack v1 rows: (distribution, file in the wheel, repo, path in the repo, SPDX licenses, stars).
+# A file is left out when its distribution is not installed.
+STACK_ROWS = [
+    ("urllib3", "urllib3/fields.py", "urllib3/urllib3", "src/urllib3/fields.py", ["MIT"], 3500),
+    ("urllib3", "urllib3/util/retry.py", "urllib3/urllib3", "src/urllib3/util/retry.py", ["MIT"], 3500),
+    ("packaging", "packaging/version.py", "pypa/packaging", "src/packaging/version.py",
+     ["Apache-2.0", "BSD-2-Clause"], 560),
+    ("packaging", "packaging/markers.py", "pypa/packaging", "src/packaging/markers.py",
+     ["Apache-2.0", "BSD-2-Clause"], 560),
+    ("wrapt", "wrapt/decorators.py", "GrahamDumpleton/wrapt", "src/wrapt/decorators.py", ["BSD-2-Clause"], 2000),
+    ("multivolumefile", "multivolumefile/stat.py", "miurahr/multivolumefile", "multivolumefile/stat.py",
+     ["LGPL-2.1-or-later"], 5),
+]
+STACK_PATH = "the-stack/data/python/train-00000-of-00001.parquet"
 LICENSE_NAME = re.compile(r"^(licen[cs]e|copying)([-._][\w.-]*)?$", re.IGNORECASE)
 
 
@@ -152,6 +167,42 @@ def _mirrors(root: str, rng: random.Random) -> None:
     _write_mirror(root, "someone/no-license", unlicensed[:4])
 
 
+def _stack_row(repo: str, path: str, content: str | None, licenses: list[str], stars: int) -> dict:
+    """One row in The Stack v1's schema (the max_stars/issues/forks repo the same here)."""
+    data = (content or "").encode()
+    lines = (content or "").splitlines() or [""]
+    row = {"hexsha": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest(), "size": len(data),
+           "ext": "py", "lang": "Python"}
+    for kind, count in (("stars", stars), ("issues", stars // 20), ("forks", stars // 5)):
+        row.update({f"max_{kind}_repo_path": path, f"max_{kind}_repo_name": repo,
+                    f"max_{kind}_repo_head_hexsha": hashlib.sha1(repo.encode()).hexdigest(),
+                    f"max_{kind}_repo_licenses": licenses, f"max_{kind}_count": count,
+                    f"max_{kind}_repo_{kind}_event_min_datetime": "2015-01-12T09:41:05.000Z",
+                    f"max_{kind}_repo_{kind}_event_max_datetime": "2022-03-01T18:02:11.000Z"})
+    row.update({"content": content, "avg_line_length": sum(map(len, lines)) / len(lines),
+                "max_line_length": max(map(len, lines)),
+                "alphanum_fraction": sum(c.isalnum() for c in content or "") / max(len(content or ""), 1)})
+    return row
+
+
+def _write_stack(path: str) -> None:
+    """The Stack v1 shard: STACK_ROWS plus a row with no content, in two row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = []
+    for dist_name, wheel_path, repo, path_in_repo, licenses, stars in STACK_ROWS:
+        try:
+            content = md.distribution(dist_name).locate_file(wheel_path).read_text("utf-8")
+        except (md.PackageNotFoundError, OSError):
+            continue
+        rows.append(_stack_row(repo, path_in_repo, content, licenses, stars))
+    rows.append(_stack_row("urllib3/urllib3", "src/urllib3/contrib/socks.py", None, ["MIT"], 3500))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    # No timestamps in Parquet's footer: the same rows give the same bytes.
+    pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=4)
+
+
 def build(out_dir: str, assets_dir: str, seed: int) -> None:
     rng = random.Random(seed)
     rows = _export_rows(rng)
@@ -165,3 +216,4 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
     if os.path.isdir(mirrors):
         shutil.rmtree(mirrors)
     _mirrors(mirrors, rng)
+    _write_stack(os.path.join(out_dir, STACK_PATH))

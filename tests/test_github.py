@@ -17,7 +17,7 @@ from pipeline.document import Document, ErrorRecord
 from pipeline.filters import run_filters
 from sources import github_rules as rules
 from sources.github import GitHubConfig, GitHubSource, _repo_task, decode_content, is_export
-from samples.github import build
+from samples.github import STACK_ROWS, build
 from sources.github_headers import strip_header
 from tests.helpers import clean_docs, read_jsonl_gz, run_source
 
@@ -371,9 +371,19 @@ def test_sample_build_and_job(tmp_path):
     for reason in ("license_gpl", "license_lgpl", "license_mpl", "license_isc", "license_unknown", "license_none",
                    "duplicate", "binary", "not_utf8", "file_too_large", "mean_line_length", "max_line_length"):
         assert stats["dropped"].get(reason, 0) >= 1, reason
-    assert stats["errors"] == {"missing_field": 2, "bad_json": 1}
+    # two BigQuery rows missing a field and The Stack shard's null-content row; one broken line
+    assert stats["errors"] == {"missing_field": 3, "bad_json": 1}
     docs = clean_docs(str(tmp_path / "out"), "github")
     assert len(docs) == stats["documents_out"] > 50
+    stack_shard = "train-00000-of-00001.parquet"
+    errors = read_jsonl_gz(str(tmp_path / "out" / "errors" / "github" / "*.jsonl.gz"))
+    assert [e["kind"] for e in errors if stack_shard in e["input"]] == ["missing_field"]
+    stack = {(d["meta"]["repo"], d["meta"]["path"]): d["meta"]["license"] for d in docs
+             if d["meta"]["repo"] in {row[2] for row in STACK_ROWS}}
+    assert stack == {(repo, path): rules.normalize_license(licenses)
+                     for _, _, repo, path, licenses, _ in STACK_ROWS if "LGPL-2.1-or-later" not in licenses}
+    rejected = read_jsonl_gz(str(tmp_path / "out" / "rejected" / "github" / "*.jsonl.gz"))
+    assert [r["drop_reason"] for r in rejected if r["meta"]["repo"] == "miurahr/multivolumefile"] == ["license_lgpl"]
     for d in docs:
         assert set(d["meta"]) == {"repo", "path", "license", "language"}
         assert d["meta"]["license"] in rules.PERMISSIVE
