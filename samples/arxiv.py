@@ -11,12 +11,21 @@ real English prose as body text (the news articles of `lee_background.cor`): rea
 the source must survive: a paper with no section, one of figures only, a member named
 `../../etc/passwd` (outer and inner), `\\input{/etc/passwd}`, `\\def\\a{\\a\\a}`, a corrupt gzip, a
 Latin-1 `.tex`, a PDF-only submission.
+
+Besides, in `singles/`, two ways submissions come that the heuristics alone would get wrong:
+
+  2302.00003.tar.gz  a 00README.json (Submission System 1.5) naming `camera_ready.tex` toplevel
+                     and the superseded `main.tex` ignore; the heuristics would pick `main.tex`
+                     (a main-file stem)                                    kept, from camera_ready.tex
+  2302.00004         an e-print saved under its bare id (no extension; gzip of one .tex, as
+                     arXiv serves it)                                      kept, id 2302.00004
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import random
 import tarfile
@@ -137,6 +146,18 @@ def _special_papers(rng: random.Random, articles: list[str]) -> dict[str, bytes]
     }
 
 
+def readme_submission(rng: random.Random, articles: list[str]) -> dict[str, bytes]:
+    """A submission whose 00README.json names the top-level file: `camera_ready.tex`, beside a
+    superseded draft `main.tex` that `find_main` would prefer (stem `main`, also a full document)."""
+    readme = {"process": {"compiler": "pdflatex"},
+              "sources": [{"filename": "camera_ready.tex", "usage": "toplevel"},
+                          {"filename": "main.tex", "usage": "ignore"}],
+              "stamp": False}
+    return {"00README.json": json.dumps(readme, indent=2).encode(),
+            "camera_ready.tex": paper_tex(rng, articles, "Robust estimation, camera-ready version").encode(),
+            "main.tex": paper_tex(rng, articles, "Robust estimation, first draft").encode()}
+
+
 def _bulk(path: str, members: dict[str, bytes]) -> None:
     with open(path, "wb") as f:
         f.write(_tar(members))
@@ -161,4 +182,10 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
     for k, data in enumerate(good[14:]):
         suffix = ".tar.gz" if data[:2] == b"\x1f\x8b" and k % 2 == 0 else ".gz"
         with open(os.path.join(singles, f"2302.{k + 1:05d}{suffix}"), "wb") as f:
+            f.write(data)
+    extra = {"2302.00003.tar.gz": _gz(_tar(readme_submission(rng, articles))),
+             # `curl -o 2302.00004 https://.../e-print/2302.00004`: no extension, the gzip arXiv serves
+             "2302.00004": _gz(paper_tex(rng, articles, "Online estimation, fetched by id").encode())}
+    for name, data in extra.items():
+        with open(os.path.join(singles, name), "wb") as f:
             f.write(data)

@@ -265,7 +265,9 @@ def test_job_on_sample(tmp_path):
     assert stats["errors"] == {"bad_gzip": 1, "macro_recursion": 1, "no_latex_source": 1,
                                "unsafe_input": 1, "unsafe_member": 1}
     assert stats["dropped"] == {"no_section": 1, "too_little_text": 1}
-    assert stats["documents_out"] == 19 and stats["arxiv_read"]["ignored_members"] == 1
+    # 16 good papers, paragraph_first, latin1, inner_traversal and the singles 2302.00003 / 2302.00004
+    assert stats["documents_out"] == 21 and stats["arxiv_read"]["ignored_members"] == 1
+    assert stats["arxiv_read"]["readme_errors"] == 0
     assert stats["arxiv_read"]["decoded_latin1"] == 1
     docs = {d["meta"]["arxiv_id"]: d for d in clean_docs(str(out), "arxiv")}
     assert "math/0501000" in docs and docs["math/0501000"]["meta"]["url"] == "https://arxiv.org/abs/math/0501000"
@@ -276,6 +278,19 @@ def test_job_on_sample(tmp_path):
         assert "reviewer 2" not in doc["text"] and "TODO" not in doc["text"]  # comments removed
         assert "Additional proofs" in doc["text"]  # the appendix after the bibliography
     assert "\\input" not in docs["2301.00001"]["text"] and "Related work" in docs["2301.00001"]["text"]
+    # the 00README.json's top-level file, not the draft the heuristics prefer
+    with gzip.open(raw / "singles" / "2302.00003.tar.gz") as f, tarfile.open(fileobj=f) as tar:
+        submission = {m.name: tar.extractfile(m).read().decode() for m in tar}
+    assert archive.find_main({n: t for n, t in submission.items() if n.endswith(".tex")}) == "main.tex"
+    readme = docs["2302.00003"]
+    assert readme["meta"]["main_file"] == "camera_ready.tex" and readme["meta"]["toplevel_files"] == ["camera_ready.tex"]
+    cleaned = {}
+    for name in ("camera_ready.tex", "main.tex"):
+        text = archive.read_paper(archive.Unpacked({name: submission[name].encode()}))[0]
+        cleaned[name] = clean_paper(Document("arxiv/x", text, "arxiv", {}), _steps())[1].text
+    assert readme["text"] == cleaned["camera_ready.tex"] != cleaned["main.tex"]
+    bare = docs["2302.00004"]  # saved under its bare id: gzip, no extension
+    assert bare["meta"]["url"] == "https://arxiv.org/abs/2302.00004" and bare["meta"]["main_file"] == "2302.00004.tex"
     errors = read_jsonl_gz(str(out / "errors" / "arxiv" / "*.jsonl.gz"))
     assert len(errors) == 5 and all("root:x" not in e["excerpt"] for e in errors)
     assert sorted(os.listdir(tmp_path)) == ["out", "raw"]
