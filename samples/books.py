@@ -16,14 +16,26 @@ clearly labelled as made for this sample. What the sample holds and what should 
   books3/Lee/Lee news anthology 1.txt     third copy of anthology 1
   books3/Lee/Lee news anthology 3.txt     latin-1 encoded                             kept
   books3/Lee/empty.txt, books3/Lee/scan.txt   empty file, binary file                 errors
+  books3/Lee/Lee news anthology 5.txt.gz  a gzipped book: ten articles each of
+                                          anthologies 1 and 3                         kept
+  books3.tar.gz                           the Books3 tarball layout (books3/the-eye.eu/public/Books/
+                                          Bibliotik/<letter>/<title>.epub.txt, streamed), holding:
+    .../L/Lee news anthology, vol. 4 (selected).epub.txt
+                                          ten other articles each of anthologies 1 and 3   kept
+    .../N/Botchan, chapter I.epub.txt     the book's first chapter (a tenth of it)    kept
+                                          (all of it is in Botchan, but their Jaccard is ~0.11: LSH
+                                          bands find pairs of books of similar size only)
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import random
 import re
+import tarfile
 import textwrap
 
 from sources.books_gutenberg import strip_gutenberg
@@ -153,6 +165,37 @@ def lee_book(articles: list[str], n: int, note: str) -> str:
     return LEE_LABEL.format(n=n, note=note, count=len(articles)) + "\n\n".join(textwrap.fill(a, 70) for a in articles)
 
 
+BOOKS3_PREFIX = "books3/the-eye.eu/public/Books/Bibliotik"
+
+
+def first_chapters(body: str, last: str = "I") -> str:
+    """`body` up to the chapter heading after CHAPTER `last`."""
+    following = re.search(rf"(?ms)^CHAPTER {last}\.?$.*?(?=^CHAPTER [IVX]+\.?$)", body)
+    if following is None:
+        raise ValueError(f"no CHAPTER {last} in the text")
+    return body[:following.end()]
+
+
+def books3_tarball(books: dict[str, str]) -> bytes:
+    """`books3.tar.gz` as distributed: folders then `<title>.epub.txt` members under BOOKS3_PREFIX;
+    fixed owner and times, so the same books give the same bytes."""
+    names = sorted(f"{BOOKS3_PREFIX}/{name}" for name in books)
+    folders = sorted({"/".join(n.split("/")[:i]) for n in names for i in range(1, n.count("/") + 1)})
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped, \
+            tarfile.open(fileobj=zipped, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for folder in folders:
+            info = tarfile.TarInfo(folder)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 1_600_000_000
+            tar.addfile(info)
+        for name in names:
+            data = books[name[len(BOOKS3_PREFIX) + 1:]].encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 1_600_000_000
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
 def build(out_dir: str, assets_dir: str, seed: int) -> None:
     with open(os.path.join(assets_dir, "botchan.txt"), encoding="utf-8-sig") as f:
         raw = f.read()
@@ -190,3 +233,9 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
     write("books3/Lee/empty.txt", b"")
     with open(os.path.join(assets_dir, "lid.176.ftz"), "rb") as f:
         write("books3/Lee/scan.txt", f.read(4096))  # a binary file with a .txt name
+    # Ten articles from each of anthologies 1 and 3: a tenth of either, far from the 90% overlap.
+    write("books3/Lee/Lee news anthology 5.txt.gz",
+          gzip.compress(lee_book(lee[0][1:20:2] + lee[2][1:20:2], 5, "selected").encode(), mtime=0))
+    write("books3.tar.gz", books3_tarball({
+        "L/Lee news anthology, vol. 4 (selected).epub.txt": lee_book(lee[0][0:20:2] + lee[2][0:20:2], 4, "selected"),
+        "N/Botchan, chapter I.epub.txt": first_chapters(stripped_body, "I")}))

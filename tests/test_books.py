@@ -294,6 +294,36 @@ def test_job_removes_near_duplicates_and_counts_bad_input(tmp_path, botchan_raw,
     assert {d["id"].split("/")[1] for d in rejected + list(kept.values())} == {"gutenberg", "pg19", "books3"}
 
 
+def test_job_on_the_sample(tmp_path):
+    """`make sample`'s books: each file lands where samples/books.py's table says, the Books3
+    tarball's members and the `.txt.gz` book with the ids they would have unpacked."""
+    from pipeline import files
+    from samples.books import BOOKS3_PREFIX, build
+
+    raw = tmp_path / "raw"
+    build(str(raw), os.path.dirname(asset_path("botchan.txt")), seed=1234)
+    stats = run_source(BooksSource(), files.expand_inputs(str(raw)), str(tmp_path / "out"))
+    assert stats["documents_in"] == 17
+    assert stats["dropped"] == {"near_duplicate": 6} and stats["errors"] == {"bad_json": 1, "binary": 1, "empty": 1}
+    kept = {d["id"]: d for d in clean_docs(str(tmp_path / "out"), "books")}
+    rejected = {d["id"]: d for d in read_jsonl_gz(str(tmp_path / "out" / "rejected" / "books" / "*.jsonl.gz"))}
+    titles = {d["meta"].get("title") for d in kept.values()}
+    assert titles >= {"Botchan (Master Darling)", "Botchan (40% edited)", "Lee news anthology 3", "Lee news anthology 5",
+                      "Lee news anthology, vol. 4 (selected)", "Botchan, chapter I"} and len(kept) == 8
+    tarball = os.path.join(str(raw), "books3.tar.gz")
+    for letter, name in (("L", "Lee news anthology, vol. 4 (selected).epub.txt"), ("N", "Botchan, chapter I.epub.txt")):
+        with tarfile.open(tarball) as tar:
+            text = tar.extractfile(f"{BOOKS3_PREFIX}/{letter}/{name}").read().decode()
+        member = kept[stable_id("books/books3", letter, name)]  # the id of the file unpacked
+        assert member["text"] == text.strip() and member["meta"]["collection"] == "books3"
+    gzipped = kept[stable_id("books/books3", "Lee", "Lee news anthology 5.txt")]
+    with gzip.open(raw / "books3" / "Lee" / "Lee news anthology 5.txt.gz", "rt", encoding="utf-8") as f:
+        assert gzipped["text"] == f.read().strip()
+    assert {d["meta"]["title"] for d in rejected.values()} == {
+        "Botchan (Master Darling)", "Botchan (5% edited)", "Botchan (abridged)", "Lee news anthology 1",
+        "Lee news anthology, vol. 1 (reprint)"}
+
+
 def test_reader_streams_jsonl_and_counts_an_oversized_record(tmp_path):
     import zstandard
 
