@@ -6,6 +6,13 @@ dump's `Posts.xml` (one `<row/>` a line, HTML bodies escaped, `&#xA;` newlines).
 a meta site, as `.7z` archives and plain folders, with sizes spread so that the top-28 cut
 removes the smallest; plus what the source must survive: a malformed row, rows missing
 attributes, an entity-bomb file and a truncated `.7z`.
+
+Two things of the dump as extracted, and what should happen to them:
+
+  math.stackexchange.com/Users.xml, Comments.xml   the site's other tables beside its Posts.xml
+                                                   (BOM, CRLF, as the dump writes them)   skipped, not read
+  superuser.com/Posts.xml, question 1              its body holds `&#x8;` (a pasted backspace,
+                                                   a character XML 1.0 forbids)          kept, without it
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import html
 import inspect
 import os
 import random
+import re
 from xml.sax.saxutils import quoteattr
 
 SITES = [
@@ -105,6 +113,34 @@ def posts_xml(site: str, n_questions: int, funcs, rng: random.Random, post_id: i
     return '<?xml version="1.0" encoding="utf-8"?>\n<posts>\n' + "\n".join(rows) + "\n</posts>\n"
 
 
+BACKSPACE_SITE, TABLES_SITE = "superuser.com", "math.stackexchange.com"
+
+
+def with_backspace(xml: str) -> str:
+    """The first question's body with a `&#x8;` character reference in it, as real dump rows have."""
+    typed = "What does this mean in practice"
+    first = xml.index(typed)
+    return xml[:first] + "What does this mean in&#x8; practice" + xml[first + len(typed):]
+
+
+def other_tables(posts: str) -> dict[str, str]:
+    """Users.xml and Comments.xml for a site's posts, in the dump's layout (BOM, CRLF line ends)."""
+    post_ids = [int(i) for i in re.findall(r'<row Id="(\d+)" PostTypeId="1"', posts)][:3]
+    users = [_row(Id=-1, Reputation=1, CreationDate="2010-07-20T14:47:43.787", DisplayName="Community",
+                  LastAccessDate="2010-07-20T14:47:43.787", Location="on the server farm",
+                  AboutMe="<p>Hi, I'm not really a person.</p>\n", Views=0, UpVotes=5007, DownVotes=1920,
+                  AccountId=-1)]
+    users += [_row(Id=uid, Reputation=100 + 37 * uid, CreationDate=f"2011-0{uid}-02T09:30:00.000",
+                   DisplayName=f"user{uid}", Views=uid, UpVotes=uid, DownVotes=0, AccountId=1000 + uid)
+              for uid in range(1, 4)]
+    comments = [_row(Id=cid, PostId=pid, Score=cid % 3, Text=f"Which Python version is this about? (post {pid})",
+                     CreationDate="2019-10-10T11:00:00.000", UserId=cid, ContentLicense="CC BY-SA 4.0")
+                for cid, pid in enumerate(post_ids, start=1)]
+    head = '\ufeff<?xml version="1.0" encoding="utf-8"?>'
+    return {name: "\r\n".join([head, f"<{tag}>", *rows, f"</{tag}>", ""])
+            for name, tag, rows in (("Users.xml", "users", users), ("Comments.xml", "comments", comments))}
+
+
 def _write_7z(path: str, members: dict[str, str]) -> None:
     """A .7z of the members, byte-identical on every build (members carry a fixed mtime)."""
     import tempfile
@@ -133,8 +169,12 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
             _write_7z(os.path.join(out_dir, f"{site}.7z"), {"Posts.xml": xml, "Users.xml": users})
         else:
             os.makedirs(os.path.join(out_dir, site))
-            with open(os.path.join(out_dir, site, "Posts.xml"), "w", encoding="utf-8") as f:
-                f.write(xml)
+            tables = {"Posts.xml": with_backspace(xml) if site == BACKSPACE_SITE else xml}
+            if site == TABLES_SITE:
+                tables.update(other_tables(xml))
+            for name, text in tables.items():
+                with open(os.path.join(out_dir, site, name), "w", encoding="utf-8", newline="") as f:
+                    f.write(text)
     os.makedirs(os.path.join(out_dir, META_SITE))
     with open(os.path.join(out_dir, META_SITE, "Posts.xml"), "w", encoding="utf-8") as f:
         f.write(posts_xml(META_SITE, 30, funcs, rng))
