@@ -14,6 +14,10 @@
   pages (identical copies), pages under 300 characters, and bad records: one with invalid
   UTF-8 and one whose Content-Length claims more bytes than the block has.
 - `CC-MAIN-*-00009.warc.wet.gz`: a WET file cut short (a truncated gzip member at the end).
+- `CC-MAIN-*-00005.warc.wet.gz`: a WET file gzipped as a whole (one gzip member, as `gzip` of a
+  downloaded-and-inflated `.warc.wet` writes it): its warcinfo and NEWS_WHOLE_GZIP more news
+  pages (articles not used above) are all read, no error; each page then meets the fate of
+  the other news pages.
 - `iana.warc.gz`: a real crawl (WARC `response` records with HTML), copied unchanged.
 """
 
@@ -31,6 +35,8 @@ import uuid
 FORTUNES = "/usr/share/games/fortunes"
 PREFIX = "CC-MAIN-20230320083513-20230320113513"
 N_FILES = 4
+NEWS_PAGES = 220  # lee_background.cor articles 0..219 make the news pages of the files above
+NEWS_WHOLE_GZIP = 8  # the next ones make the pages of the file gzipped as a whole
 NAV = [
     "Home | News | Sport | Business | Weather | Contact us",
     "Home > World > Australia",
@@ -69,6 +75,9 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
     with open(truncated, "r+b") as f:
         f.truncate(os.path.getsize(truncated) - 200)
     shutil.copyfile(os.path.join(assets_dir, "iana.warc.gz"), os.path.join(out_dir, "iana.warc.gz"))
+    whole = [conversion_record(u, lg, t.encode(), rng)
+             for u, lg, t in _news(assets_dir, rng, NEWS_PAGES, NEWS_PAGES + NEWS_WHOLE_GZIP)]
+    write_wet(os.path.join(out_dir, f"{PREFIX}-00005.warc.wet.gz"), whole, 5, rng, per_record=False)
 
 
 def _pages(assets_dir: str, rng: random.Random) -> list[tuple[str, str, str]]:
@@ -79,12 +88,12 @@ def _pages(assets_dir: str, rng: random.Random) -> list[tuple[str, str, str]]:
     return pages + mirrored + short
 
 
-def _news(assets_dir: str, rng: random.Random) -> list[tuple[str, str, str]]:
+def _news(assets_dir: str, rng: random.Random, first: int = 0, end: int = NEWS_PAGES) -> list[tuple[str, str, str]]:
     """Real news articles framed by boilerplate that repeats across the site's pages."""
     with open(os.path.join(assets_dir, "lee_background.cor"), encoding="utf-8") as f:
         articles = [line.strip() for line in f if line.strip()]
     pages = []
-    for number, article in enumerate(articles[:220]):
+    for number, article in enumerate(articles[first:end], start=first):
         sentences = re.split(r"(?<=[.!?\"]) (?=[A-Z\"])", article)
         paragraphs = [" ".join(sentences[i:i + 3]) for i in range(0, len(sentences), 3)]
         title = sentences[0][:70].rstrip(" ,.") + " | The Daily Chronicle"
@@ -192,7 +201,13 @@ def _warcinfo(filename: str, rng: random.Random) -> bytes:
                     ("Content-Type", "application/warc-fields")], fields)
 
 
-def write_wet(path: str, records: list[bytes], index: int, rng: random.Random) -> None:
+def write_wet(path: str, records: list[bytes], index: int, rng: random.Random, per_record: bool = True) -> None:
+    """One gzip member per record, as Common Crawl writes them; or (per_record=False) the whole
+    file in one member, as `gzip` of the inflated file writes it."""
+    records = [_warcinfo(os.path.basename(path), rng), *records]
     with open(path, "wb") as f:
-        for record in [_warcinfo(os.path.basename(path), rng), *records]:
-            f.write(gzip.compress(record, mtime=0))  # one gzip member per record, as Common Crawl
+        if per_record:
+            for record in records:
+                f.write(gzip.compress(record, mtime=0))
+        else:
+            f.write(gzip.compress(b"".join(records), mtime=0))

@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import pickle
+import zlib
 
 import apache_beam as beam
 import pytest
@@ -207,6 +208,25 @@ def test_stats_add_up_with_every_reason_and_error(job):
     assert all(d["meta"]["bucket"] in ("head", "middle") and d["meta"]["wiki_score"] >= 0.25 for d in clean)
     rejected = read_jsonl_gz(str(out / "rejected" / "commoncrawl" / "*.jsonl.gz"))
     assert {r["drop_reason"] for r in rejected} == set(stats["dropped"])
+
+
+def test_wet_file_gzipped_whole_is_read_in_full(job):
+    """The sample's `-00005.warc.wet.gz` is one gzip member (recompressed by `gzip`): every page of
+    it is read, and each is kept or dropped with a reason, none lost and no error."""
+    stats, out, inputs = job
+    whole = next(p for p in inputs if p.endswith("-00005.warc.wet.gz"))
+    with open(whole, "rb") as f:
+        inflate = zlib.decompressobj(wbits=31)
+        inflate.decompress(f.read())
+    assert inflate.eof and not inflate.unused_data  # a single gzip member
+    pages = raw_pages([whole])
+    assert [d.meta["url"] for d in pages] == [f"http://www.dailychronicle.example/news/{n}" for n in
+                                              range(sample.NEWS_PAGES, sample.NEWS_PAGES + sample.NEWS_WHOLE_GZIP)]
+    fates = {d["id"]: "kept" for d in clean_docs(str(out), "commoncrawl")}
+    fates.update((r["id"], r["drop_reason"]) for r in read_jsonl_gz(str(out / "rejected" / "commoncrawl" / "*.jsonl.gz")))
+    assert all(d.id in fates for d in pages)
+    errors = read_jsonl_gz(str(out / "errors" / "commoncrawl" / "*.jsonl.gz"))
+    assert not [e for e in errors if "-00005." in e["input"]]
 
 
 def test_plain_loop_agrees_with_the_beam_job(job, data):
