@@ -18,7 +18,7 @@ clearly labelled as made for this sample. What the sample holds and what should 
   books3/Lee/empty.txt, books3/Lee/scan.txt   empty file, binary file                 errors
   books3/Lee/Lee news anthology 5.txt.gz  a gzipped book: ten articles each of
                                           anthologies 1 and 3                         kept
-  books3.tar.gz                           the Books3 tarball layout (books3/the-eye.eu/public/Books/
+  books3.tar.gz                           the Books3 tarball layout (books3/<mirror folders>/Books/
                                           Bibliotik/<letter>/<title>.epub.txt, streamed), holding:
     .../L/Lee news anthology, vol. 4 (selected).epub.txt
                                           ten other articles each of anthologies 1 and 3   kept
@@ -165,7 +165,7 @@ def lee_book(articles: list[str], n: int, note: str) -> str:
     return LEE_LABEL.format(n=n, note=note, count=len(articles)) + "\n\n".join(textwrap.fill(a, 70) for a in articles)
 
 
-BOOKS3_PREFIX = "books3/the-eye.eu/public/Books/Bibliotik"
+BOOKS3_PREFIX = "books3/public/Books/Bibliotik"
 
 
 def first_chapters(body: str, last: str = "I") -> str:

@@ -9,10 +9,10 @@ attributes, an entity-bomb file and a truncated `.7z`.
 
 Two things of the dump as extracted, and what should happen to them:
 
-  math.stackexchange.com/Users.xml, Comments.xml   the site's other tables beside its Posts.xml
-                                                   (BOM, CRLF, as the dump writes them)   skipped, not read
-  superuser.com/Posts.xml, question 1              its body holds `&#x8;` (a pasted backspace,
-                                                   a character XML 1.0 forbids)          kept, without it
+  <TABLES_SITE>/Users.xml, Comments.xml   the site's other tables beside its Posts.xml
+                                          (BOM, CRLF, as the dump writes them)   skipped, not read
+  <BACKSPACE_SITE>/Posts.xml, question 1  its body holds `&#x8;` (a pasted backspace,
+                                          a character XML 1.0 forbids)          kept, without it
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def posts_xml(site: str, n_questions: int, funcs, rng: random.Random, post_id: i
     return '<?xml version="1.0" encoding="utf-8"?>\n<posts>\n' + "\n".join(rows) + "\n</posts>\n"
 
 
-BACKSPACE_SITE, TABLES_SITE = "superuser.com", "math.stackexchange.com"
+BACKSPACE_SITE, TABLES_SITE = SITES[2], SITES[1]  # two site folders (see build)
 
 
 def with_backspace(xml: str) -> str:

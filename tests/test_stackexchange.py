@@ -104,7 +104,7 @@ def test_whole_job_on_the_sample(tmp_path):
     assert len(docs) == result["documents_out"] > 100
     assert {"orphan_answers", "meta_site", "site_not_in_top"} <= set(result["dropped"])
     # bad.: two malformed rows and one without Id; bomb.: its DTD and the row using it; the cut .7z.
-    # Nothing from math.stackexchange.com's Users.xml / Comments.xml: they are not posts.
+    # Nothing from TABLES_SITE's Users.xml / Comments.xml: they are not posts.
     assert result["errors"] == {"xml_dtd_rejected": 1, "malformed_row": 3, "missing_attributes": 1, "bad_archive": 1}
     errors = read_jsonl_gz(str(tmp_path / "out" / "errors" / "stackexchange" / "*.jsonl.gz"))
     assert not [e for e in errors if sample.TABLES_SITE in e["input"]]
