@@ -4,7 +4,9 @@ atomic writes, stable hashing."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
+import logging
 import os
 import uuid
 from typing import IO, Iterator
@@ -13,46 +15,101 @@ from apache_beam.io.filesystems import FileSystems
 
 GLOB_CHARS = set("*?[")
 
+log = logging.getLogger("pipeline.files")
+
 
 def expand_inputs(patterns: list[str] | str) -> list[str]:
     """Every file named by `patterns` (globs of files or folders; folders are walked), sorted.
 
     Raises `FileNotFoundError` naming the pattern when it matches nothing, so a typo in
-    `INPUT=` is a clear message and not an empty corpus.
+    `INPUT=` is a clear message and not an empty corpus, and `ValueError` for a local file name
+    that is not UTF-8 (Beam carries paths as UTF-8 strings). A file named twice (`raw/x`,
+    `./raw/x`, `/abs/raw/x`) is read once. Hidden files and editor backups are left out of
+    folders and globs, never out of a file named on its own.
     """
     if isinstance(patterns, str):
-        patterns = [p for p in patterns.split(",") if p]
-    found: set[str] = set()
-    for pattern in (p.strip() for p in patterns):
+        patterns = patterns.split(",")
+    patterns = [p.strip() for p in patterns]
+    patterns = [p for p in patterns if p]  # "a, ,b" or a trailing ", " is not the pattern ""
+    if not patterns:
+        raise FileNotFoundError("no input given")
+    found: dict[str, str] = {}  # one spelling of each file, by its normalised path
+    for pattern in patterns:
         if _is_dir(pattern):
-            matched = [pattern]
+            expanded = _walk(pattern)
         else:
-            matched = _match(pattern)
-            if not matched and not (GLOB_CHARS & set(pattern)):
-                matched = _match(pattern.rstrip("/") + "/**")  # an object-store "folder"
-        expanded: set[str] = set()
-        for path in matched:
-            expanded.update(_walk(path) if _is_dir(path) else [path])
+            expanded = []
+            for path in _match(pattern):
+                if _is_dir(path):
+                    expanded.extend(_walk(path))
+                elif path == pattern or not _skipped(path.rstrip("/").rsplit("/", 1)[-1]):
+                    expanded.append(path)
         if not expanded:
             raise FileNotFoundError(f"input {pattern!r} matches no file")
-        found |= expanded
-    return sorted(found)
+        for path in expanded:
+            key = _normalised(path)
+            if key not in found or path < found[key]:
+                found[key] = path
+    paths = sorted(found.values())
+    for path in paths:
+        _check_utf8(path)
+    return paths
+
+
+def _skipped(name: str) -> bool:
+    """Hidden files (`.DS_Store`, `._x` AppleDouble copies, vim's `.x.swp`, our own `.tmp-*`)
+    and editor backups (`x~`, as GNU `ls --ignore-backups` has it; Emacs' `#x#` auto-saves):
+    a copy of an input read as another input would count its documents twice."""
+    return name.startswith(".") or name.endswith("~") or (name.startswith("#") and name.endswith("#"))
 
 
 def _walk(directory: str) -> list[str]:
-    """Files under a local folder, hidden files and folders left out."""
+    """Files under a local folder, hidden files and folders and editor backups left out.
+    Symlinked subfolders are not followed (they may lead outside the input); each is logged."""
     out = []
     for root, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        out.extend(os.path.join(root, f) for f in files if not f.startswith("."))
+        for d in dirs:
+            if not d.startswith(".") and os.path.islink(os.path.join(root, d)):
+                log.warning("not following symlinked folder %s (name it in --input to read it)",
+                            os.path.join(root, d))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out.extend(os.path.join(root, f) for f in files if not _skipped(f))
     return out
 
 
 def _match(pattern: str) -> list[str]:
+    """What a pattern names: files and folders (a local glob matches as the shell does, so
+    `raw/*` names the site folders in `raw/` too); an object-store "folder" is its objects."""
+    if "://" not in pattern:
+        if GLOB_CHARS & set(pattern):
+            return glob.glob(pattern, recursive=True)
+        return [pattern] if os.path.exists(pattern) else []
+    matched = _match_remote(pattern)
+    if not matched or GLOB_CHARS & set(pattern):
+        # `gs://b/raw/*` names objects in "sub-folders" too; `gs://b/raw/wikipedia` a folder.
+        under = _match_remote(pattern.rstrip("/") + "/**")
+        matched += [path for path in under if path not in matched]
+    return matched
+
+
+def _match_remote(pattern: str) -> list[str]:
     try:
         return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
     except Exception:  # Beam raises BeamIOError for a pattern with no match
         return []
+
+
+def _normalised(path: str) -> str:
+    return path if "://" in path else os.path.normpath(os.path.abspath(path))
+
+
+def _check_utf8(path: str) -> None:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        readable = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise ValueError(f"input file name is not UTF-8: {readable!r}; rename it "
+                         "(e.g. convmv -f latin1 -t utf8)") from None
 
 
 def _is_dir(path: str) -> bool:
@@ -92,6 +149,14 @@ def atomic_write(path: str) -> Iterator[IO[bytes]]:
 def write_atomic_bytes(path: str, data: bytes) -> None:
     with atomic_write(path) as handle:
         handle.write(data)
+
+
+def check_writable(directory: str) -> None:
+    """Creates `directory` and writes and removes a probe file there; raises `OSError` (Beam's
+    `BeamIOError` is one) when that cannot be done."""
+    probe = FileSystems.join(directory, f".write-test-{uuid.uuid4().hex[:8]}")
+    write_atomic_bytes(probe, b"")
+    FileSystems.delete([probe])
 
 
 def read_bytes(path: str) -> bytes:

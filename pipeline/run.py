@@ -9,6 +9,7 @@ Flags this job does not know pass straight to Beam, so DirectRunner vs Dataflow 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline import config as config_flags
 from pipeline import files, stats, writers
@@ -47,21 +48,55 @@ def build_parser(source_cls=None) -> argparse.ArgumentParser:
     return parser
 
 
+# What the job runs on when no --runner is given; each is a default only for a flag not given,
+# so `--direct_running_mode in_memory` or `--direct_num_workers 2` alone take effect.
+def _default_beam_args() -> dict[str, str]:
+    return {"--runner": "DirectRunner", "--direct_running_mode": "multi_processing",
+            "--direct_num_workers": str(os.cpu_count() or 1)}
+
+
 def beam_options(beam_args: list[str]) -> PipelineOptions:
     """Beam's options; with no --runner, the DirectRunner in multi-processing mode on all cores
     (every DoFn is really pickled, as on Dataflow)."""
     beam_args = list(beam_args)
-    if not any(a == "--runner" or a.startswith("--runner=") for a in beam_args):
-        beam_args += [
-            "--runner=DirectRunner",
-            "--direct_running_mode=multi_processing",
-            f"--direct_num_workers={os.cpu_count() or 1}",
-        ]
+    given = {a.split("=", 1)[0] for a in beam_args if a.startswith("--")}
+    if "--runner" not in given:
+        beam_args += [f"{flag}={value}" for flag, value in _default_beam_args().items() if flag not in given]
     if not any(a.startswith(("--default_sdk_harness_log_level", "--sdk_harness_log_level_overrides"))
                for a in beam_args):
         # Workers log our progress (files read, per stage); Beam's own start-up chatter stays quiet.
         beam_args.append('--sdk_harness_log_level_overrides={"apache_beam": "WARNING", "__main__": "WARNING"}')
     return PipelineOptions(beam_args, save_main_session=False)
+
+
+def unknown_flags(beam_args: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Flags neither this job nor Beam knows, each with a suggestion when one is close
+    (`--num_shards` -> `--num-shards`). Beam would only drop them, so a typo would silently
+    run the job without the setting."""
+    known = set(PipelineOptions([]).get_all_options())
+    dropped = set(PipelineOptions(beam_args).get_all_options(retain_unknown_options=True)) - known
+    ours = [flag for flag in parser._option_string_actions if flag.startswith("--")]
+    spelled = {flag.replace("_", "-"): flag for flag in ["--" + name for name in sorted(known)] + ours}
+    problems = []
+    for arg in beam_args:
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("-") and flag.lstrip("-").replace("-", "_") in dropped:
+            close = difflib.get_close_matches(flag.replace("_", "-"), list(spelled), n=1, cutoff=0.75)
+            problems.append(f"{flag} (did you mean {spelled[close[0]]}?)" if close else flag)
+    return problems
+
+
+def runner_problem(options: PipelineOptions, inputs: list[str], output: str) -> str | None:
+    """Dataflow workers cannot see this machine's disk: local input or output there would be
+    read as nothing or written where nobody looks, found out only when the job ends."""
+    runner = (options.view_as(StandardOptions).runner or "").lower()
+    if runner.removesuffix("runner") != "dataflow":
+        return None
+    local = [path for path in [*inputs, output] if "://" not in path]
+    if local:
+        return (f"the DataflowRunner's workers cannot read or write local paths ({local[0]!r}): "
+                "give --input and --output as gs:// paths")
+    return None
 
 
 def setup_logging() -> None:
@@ -122,7 +157,19 @@ def collect_stats(partial: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # Ctrl-C: shards are renamed into place only when complete
+        print("interrupted: the output holds no half-written shard; rerun the same command", file=sys.stderr)
+        return 130
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _main(argv: list[str]) -> int:
     setup_logging()
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--source")
@@ -132,24 +179,40 @@ def main(argv: list[str] | None = None) -> int:
         try:
             source_cls = registry.get(known.source)
         except KeyError as exc:
-            print(f"error: {exc.args[0]}", file=sys.stderr)
-            return 2
-    args, beam_args = build_parser(source_cls).parse_known_args(argv)
+            return _error(exc.args[0])
+    parser = build_parser(source_cls)
+    args, beam_args = parser.parse_known_args(argv)
+    unknown = unknown_flags(beam_args, parser)
+    if unknown:
+        return _error(f"unknown flag{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+                      "neither this job nor Apache Beam knows it (see --help)")
     source = source_cls(config_flags.from_args(source_cls.Config, args))
     input_spec = args.input or FileSystems.join(args.output, "raw", args.source)
     try:
         inputs = files.expand_inputs(input_spec)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (FileNotFoundError, ValueError) as exc:
+        return _error(str(exc))
+    try:
+        options = beam_options(beam_args)
+        pipeline = beam.Pipeline(options=options)  # Beam validates the runner's options here
+    except ValueError as exc:
+        return _error(f"Beam options: {exc}")
+    problem = runner_problem(options, inputs, args.output)
+    if problem:
+        return _error(problem)
+    outputs = ["clean", "errors"] + (["rejected"] if args.keep_rejected else [])
+    try:  # a bad --output is a message now, not a crash when the whole job is done
+        for kind in outputs:
+            files.check_writable(FileSystems.join(args.output, kind, args.source))
+    except OSError as exc:
+        return _error(f"cannot write to --output {args.output!r}: {exc}")
     log.info("%s: %d input files from %s", args.source, len(inputs), input_spec)
     start = time.time()
     try:
-        with beam.Pipeline(options=beam_options(beam_args)) as p:
+        with pipeline as p:
             partial = build(p, source, inputs, args.output, args.keep_rejected, args.num_shards)
     except FileNotFoundError as exc:  # a model the source needs (e.g. run `make lm` first)
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _error(str(exc))
     result = collect_stats(partial)
     result["seconds"] = round(time.time() - start, 3)
     result["input"] = input_spec

@@ -1,9 +1,11 @@
 """Sharded gzip JSON-lines writers: deterministic (same input, byte-identical shards) and atomic.
 
 Each record goes to shard `stable_hash64(id) % N`; a shard is grouped, sorted by id, gzipped
-with a zero timestamp, written to a temp file and renamed. Shards that end up empty are still
-written, so `<name>-SSSSS-of-NNNNN` is always a complete set, and stale shards of an earlier
-run with another N are removed once the new set is complete.
+with a zero timestamp and written to a hidden `.tmp-*` file. Shards that end up empty are still
+written, so `<name>-SSSSS-of-NNNNN` is always a complete set. Only once every shard of the new
+set is written does one step remove the earlier run's shards (of any N) and rename the new ones
+into place: a job killed while writing leaves the earlier set whole and no new shard visible,
+never the two sets mixed (a reader globbing `<name>-*-of-*` would read both).
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import uuid
 from typing import Callable
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.files import atomic_write, stable_hash64
+from pipeline.files import stable_hash64
 
 # Target uncompressed bytes per shard when `num_shards` is 0 (auto): big enough that a corpus
 # is not thousands of tiny files, small enough that one shard sorts in a worker's memory.
 TARGET_SHARD_BYTES = 256 * 1024 * 1024
+
+# Shards are written under this hidden prefix and renamed when the whole set is written
+# (the same prefix as pipeline.files.atomic_write, so expand_inputs never reads one).
+STAGING = ".tmp-"
 
 
 def shard_name(prefix: str, index: int, total: int) -> str:
@@ -38,6 +45,8 @@ def gzip_lines(lines: list[str]) -> bytes:
 
 
 class _WriteShard(beam.DoFn):
+    """Writes one shard to a hidden staging file; yields (staging path, final path)."""
+
     def __init__(self, directory: str, prefix: str):
         self.directory = directory
         self.prefix = prefix
@@ -45,29 +54,51 @@ class _WriteShard(beam.DoFn):
     def process(self, element, total: int):
         index, groups = element
         records = sorted(r for group in groups for r in group)  # (key, line) pairs: sort by key
-        path = FileSystems.join(self.directory, shard_name(self.prefix, index, total))
-        with atomic_write(path) as handle:
+        name = shard_name(self.prefix, index, total)
+        staging = FileSystems.join(self.directory, f"{STAGING}{name}-{uuid.uuid4().hex[:8]}")
+        if not FileSystems.exists(self.directory):
+            FileSystems.mkdirs(self.directory)
+        handle = FileSystems.create(staging)
+        try:
             handle.write(gzip_lines([line for _, line in records]))
-        yield path
+        finally:
+            handle.close()
+        yield staging, FileSystems.join(self.directory, name)
 
 
-class _RemoveStale(beam.DoFn):
-    """After a complete shard set is written, delete shards of the same prefix with another N."""
+class _Commit(beam.DoFn):
+    """Once the whole new set is staged: removes the earlier run's shards (any N) and the
+    staging files of killed runs, then renames the new set into place. Safe to retry."""
 
     def __init__(self, directory: str, prefix: str):
         self.directory = directory
         self.prefix = prefix
 
-    def process(self, written: list[str]):
-        keep = set(written)
-        pattern = re.compile(re.escape(self.prefix) + r"-\d{5}-of-\d{5}\.jsonl\.gz$")
+    def _existing(self, pattern: str, name_re: str) -> list[str]:
         try:
-            existing = FileSystems.match([FileSystems.join(self.directory, f"{self.prefix}-*")])[0].metadata_list
-        except Exception:
-            existing = []
-        stale = [m.path for m in existing if pattern.search(m.path) and m.path not in keep]
-        if stale:
-            FileSystems.delete(stale)
+            found = FileSystems.match([FileSystems.join(self.directory, pattern)])[0].metadata_list
+        except Exception:  # Beam raises when nothing matches
+            return []
+        regex = re.compile(name_re)
+        here = FileSystems.split(FileSystems.join(self.directory, "x"))[0]  # not its sub-folders
+        return sorted(m.path for m in found
+                      if FileSystems.split(m.path)[0] == here and regex.fullmatch(FileSystems.split(m.path)[1]))
+
+    def process(self, written: list[tuple[str, str]]):
+        written = sorted(written, key=lambda pair: pair[1])
+        staged = {staging for staging, _ in written}
+        pending = [(staging, final) for staging, final in written if FileSystems.exists(staging)]
+        moving = {final for _, final in pending}
+        finals = {final for _, final in written}
+        shard_re = re.escape(self.prefix) + r"-\d{5}-of-\d{5}\.jsonl\.gz"
+        old = [path for path in self._existing(f"{self.prefix}-*", shard_re)
+               if path not in finals or path in moving]
+        orphans = [path for path in self._existing(f"{STAGING}{self.prefix}-*", re.escape(STAGING) + shard_re + r"-[0-9a-f]{8}")
+                   if path not in staged]
+        if old or orphans:
+            FileSystems.delete(old + orphans)
+        for staging, final in pending:
+            FileSystems.rename([staging], [final])
         yield len(written)
 
 
@@ -111,6 +142,6 @@ class WriteShards(beam.PTransform):
         return (
             written
             | "AllWritten" >> beam.combiners.ToList()
-            | "RemoveStale" >> beam.ParDo(_RemoveStale(self.directory, self.prefix))
+            | "Commit" >> beam.ParDo(_Commit(self.directory, self.prefix))
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -225,3 +226,172 @@ def test_cli_unknown_source_lists_valid_ones():
     proc = _cli("--source", "nosuch", "--input", "x")
     assert proc.returncode == 2
     assert "unknown source 'nosuch'" in proc.stderr and "valid sources" in proc.stderr
+
+
+# --- input expansion on what users really type -------------------------------------------------
+
+def _stackexchange_dump(folder, site="math.stackexchange.com"):
+    """An extracted site of the StackExchange dump: `<site>/Posts.xml`, two questions, one answer."""
+    (folder / site).mkdir(parents=True)
+    rows = [
+        '<row Id="1" PostTypeId="1" Score="3" Title="How do sets work?" Body="&lt;p&gt;What is a set in '
+        'mathematics and how is one written down?&lt;/p&gt;" AnswerCount="1" />',
+        '<row Id="2" PostTypeId="2" ParentId="1" Score="5" Body="&lt;p&gt;A set is a collection of distinct '
+        'objects, written between braces.&lt;/p&gt;" />',
+        '<row Id="3" PostTypeId="1" Score="1" Title="What is a group?" Body="&lt;p&gt;What are the axioms '
+        'of a group?&lt;/p&gt;" AnswerCount="0" />',
+    ]
+    (folder / site / "Posts.xml").write_text('<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
+                                             + "\n".join("  " + r for r in rows) + "\n</posts>\n")
+    return folder / site / "Posts.xml"
+
+
+def test_expand_inputs_blank_entries_are_not_the_filesystem_root(tmp_path):
+    """`--input 'a.xml, '` (a trailing comma and space) used to become the pattern '' and then
+    '/**': every file on the machine was read as input."""
+    (tmp_path / "a.xml").write_text("x")
+    assert files.expand_inputs(f"{tmp_path / 'a.xml'}, ") == [str(tmp_path / "a.xml")]
+    assert files.expand_inputs(f" {tmp_path / 'a.xml'} , ,") == [str(tmp_path / "a.xml")]
+    with pytest.raises(FileNotFoundError, match="no input given"):
+        files.expand_inputs(" , ")
+
+
+def test_expand_inputs_glob_of_folders_walks_them(tmp_path):
+    """StackExchange's dump unpacked: a glob naming site folders reads their Posts.xml (it used
+    to match only plain files: `raw/*` silently left the folders out, `raw/*.com` failed)."""
+    raw = tmp_path / "raw"
+    posts = _stackexchange_dump(raw)
+    (raw / "gis.stackexchange.com.7z").write_bytes(b"7z")
+    assert files.expand_inputs(str(raw / "*")) == [str(raw / "gis.stackexchange.com.7z"), str(posts)]
+    assert files.expand_inputs(str(raw / "*.com")) == [str(posts)]
+
+
+def test_expand_inputs_reads_a_file_named_twice_once(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.xml").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    found = files.expand_inputs(f"raw/a.xml,./raw/a.xml,{tmp_path}/raw//a.xml,raw,raw/*.xml")
+    assert len(found) == 1 and os.path.samefile(found[0], raw / "a.xml")
+
+
+def test_expand_inputs_leaves_out_hidden_files_and_editor_backups(tmp_path):
+    """A copy of an input beside it (`x~`, vim's `.x.swp`, macOS `._x`) would count its documents
+    twice; a glob leaves them out as a folder walk does, a file named on its own is read."""
+    for name in ("enwiki.xml", "enwiki.xml~", ".enwiki.xml.swp", "._enwiki.xml", "#enwiki.xml#"):
+        (tmp_path / name).write_text("x")
+    expected = [str(tmp_path / "enwiki.xml")]
+    assert files.expand_inputs(str(tmp_path)) == expected
+    assert files.expand_inputs(str(tmp_path / "*")) == expected
+    assert files.expand_inputs(str(tmp_path / "enwiki.xml~")) == [str(tmp_path / "enwiki.xml~")]
+
+
+def test_expand_inputs_non_utf8_file_name_is_a_clear_error(tmp_path):
+    """A Latin-1 name (unpacked from an old archive) cannot travel as a Beam string: it used to
+    crash the job inside Beam's coder; now it is named before any work."""
+    os.makedirs(os.path.join(str(tmp_path).encode(), b"books"))
+    with open(os.path.join(str(tmp_path).encode(), b"books", b"Mis\xe9rables.txt"), "w") as f:
+        f.write("x")
+    with pytest.raises(ValueError, match=r"not UTF-8: .*Mis\\\\xe9rables\.txt"):
+        files.expand_inputs(str(tmp_path / "books"))
+
+
+def test_cli_job_counts_a_file_given_twice_once(tmp_path):
+    """The real job through `python -m pipeline.run`: a folder glob, the same Posts.xml named
+    again, an editor backup beside it and a trailing comma; each question is counted once."""
+    raw = tmp_path / "my dumps é"
+    posts = _stackexchange_dump(raw)
+    (raw / "math.stackexchange.com" / "Posts.xml~").write_bytes(posts.read_bytes())
+    out = tmp_path / "data"
+    proc = _cli("--source", "stackexchange", "--input", f"{raw}/*, {posts}, ", "--output", str(out),
+                "--direct_running_mode", "in_memory")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((out / "clean" / "stackexchange" / "stats.json").read_text())
+    assert (result["input_files"], result["documents_in"], result["documents_out"]) == (1, 2, 2)
+
+
+# --- Beam flags ---------------------------------------------------------------------------------
+
+def test_beam_options_keep_the_users_direct_runner_flags():
+    """Without --runner the defaults (multi-processing, all cores) used to be appended after the
+    user's own `--direct_running_mode` / `--direct_num_workers`, overriding them."""
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+
+    from pipeline.run import beam_options
+    opts = beam_options(["--direct_running_mode", "in_memory"]).view_as(DirectOptions)
+    assert opts.direct_running_mode == "in_memory"
+    opts = beam_options(["--direct_num_workers=3"])
+    assert opts.view_as(DirectOptions).direct_num_workers == 3
+    assert opts.view_as(DirectOptions).direct_running_mode == "multi_processing"
+    assert opts.view_as(StandardOptions).runner == "DirectRunner"
+
+
+def test_cli_flag_typos_are_errors_with_a_suggestion(tmp_path):
+    """`--num_shards 4` (Beam's spelling of our --num-shards) used to go to Beam, which ignored
+    it: the job ran with one shard and no message."""
+    (tmp_path / "raw").mkdir()
+    _stackexchange_dump(tmp_path / "raw")
+    proc = _cli("--source", "stackexchange", "--input", str(tmp_path / "raw"), "--output", str(tmp_path / "data"),
+                "--num_shards", "4", "--keep_rejected", "--experiments=use_runner_v2")
+    assert proc.returncode == 2
+    assert "--num_shards (did you mean --num-shards?)" in proc.stderr
+    assert "--keep_rejected (did you mean --keep-rejected?)" in proc.stderr
+    assert "experiments" not in proc.stderr  # a flag Beam knows passes
+    assert not (tmp_path / "data" / "clean").exists()
+
+
+def test_cli_dataflow_mistakes_are_clear_errors_before_any_work(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _stackexchange_dump(raw)
+    proc = _cli("--source", "stackexchange", "--input", str(raw), "--output", str(tmp_path / "data"),
+                "--runner", "DataflowRunner")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "error: Beam options" in proc.stderr and "Missing required option: project" in proc.stderr
+    # Options complete, but this machine's paths: workers would read nothing and write where
+    # nobody looks, found out only when the job ends.
+    proc = _cli("--source", "stackexchange", "--input", str(raw), "--output", str(tmp_path / "data"),
+                "--runner", "DataflowRunner", "--project", "my-project-123", "--region", "europe-west4",
+                "--temp_location", "gs://my-bucket/tmp")
+    assert proc.returncode == 2 and "cannot read or write local paths" in proc.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_cli_output_that_cannot_be_written_fails_before_the_job(tmp_path):
+    """`--output` naming a file used to crash with a traceback once the whole job had run."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    _stackexchange_dump(raw)
+    (tmp_path / "data").write_text("not a folder")
+    proc = _cli("--source", "stackexchange", "--input", str(raw), "--output", str(tmp_path / "data"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "cannot write to --output" in proc.stderr
+
+
+# --- shard sets ---------------------------------------------------------------------------------
+
+def test_killed_rerun_never_mixes_two_shard_sets(tmp_path):
+    """A rerun with another --num-shards killed while writing used to leave its finished new
+    shards beside the old complete set (a reader of `toy-*-of-*` read both). Shards are now
+    staged hidden and committed together once all are written."""
+    from pipeline.writers import _Commit, _WriteShard, shard_name
+
+    raw = tmp_path / "in.txt"
+    _write_lines(raw, [f"line {i} with some words" for i in range(40)])
+    out = tmp_path / "out"
+    run_source(ToySource(), [str(raw)], str(out), num_shards=3)
+    clean = out / "clean" / "toy"
+    old = sorted(p.name for p in clean.glob("toy-*.jsonl.gz"))
+    assert old == [shard_name("toy", i, 3) for i in range(3)]
+    (clean / ".tmp-toy-00000-of-00005.jsonl.gz-0123abcd").write_bytes(b"left by a killed run")
+    # The new run's shards are written; the job is killed before the commit step.
+    writer = _WriteShard(str(clean), "toy")
+    staged = [pair for i in range(2) for pair in writer.process((i, [[(f"k{i}", f'{{"i": {i}}}')]]), total=2)]
+    assert sorted(p.name for p in clean.glob("toy-*.jsonl.gz")) == old
+    # Rerun: the commit replaces the old set with the new one and clears the staging files.
+    assert list(_Commit(str(clean), "toy").process(staged)) == [2]
+    assert sorted(p.name for p in clean.glob("toy-*.jsonl.gz")) == [shard_name("toy", i, 2) for i in range(2)]
+    assert not list(clean.glob(".tmp-*"))
+    assert read_jsonl_gz(str(clean / "toy-*-of-00002.jsonl.gz")) == [{"i": 0}, {"i": 1}]
+    # A retried commit (Dataflow retries a failed step) finds its work done.
+    assert list(_Commit(str(clean), "toy").process(staged)) == [2]
