@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import stat
 from typing import Iterator
 
 import apache_beam as beam
@@ -27,8 +29,21 @@ class SourceConfig:
     """Flags every source shares. Subclass it with the source's own fields (each becomes a flag)."""
 
 
+def is_special_file(path: str) -> bool:
+    """A local FIFO, socket or device (after links): opening one blocks forever or never ends."""
+    if "://" in path:
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing or a dangling link: the reader reports it
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
 class ReadFn(beam.DoFn):
-    """Calls `source.read(path)`; a reader that raises midway costs that file's remainder, counted."""
+    """Calls `source.read(path)`; a reader that raises midway costs that file's remainder, counted.
+    A FIFO, socket or device among the inputs is one `special_file` error, never opened (unless
+    the source counts such files itself: `reads_special_files`)."""
 
     def __init__(self, source: "Source"):
         self.source = source
@@ -37,6 +52,10 @@ class ReadFn(beam.DoFn):
         self.source.setup()
 
     def process(self, path: str):
+        if not self.source.reads_special_files and is_special_file(path):
+            yield pvalue.TaggedOutput(ERRORS, ErrorRecord.of(self.source.name, path, "special_file",
+                                                             "a FIFO, socket or device, not a file: not opened"))
+            return
         docs = errors = 0
         try:
             for record in self.source.read(path):
@@ -62,6 +81,8 @@ class Source(beam.PTransform):
     # whose input is a few huge files (a Books3 JSONL, a GitHub export); not for those read as
     # thousands of files whose first step is a shuffle anyway (CommonCrawl's line dedup).
     reshuffle_docs: bool = True
+    # A source that reads FIFOs, sockets and devices safely itself (GitHub counts them as drops).
+    reads_special_files: bool = False
 
     def __init__(self, config: SourceConfig | None = None):
         super().__init__(label=type(self).__name__)

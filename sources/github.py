@@ -238,6 +238,7 @@ class GitHubSource(Source):
     name = NAME
     Config = GitHubConfig
     description = "GitHub: Apache/BSD/MIT repos, quality heuristics, header removal, exact file dedup"
+    reads_special_files = True  # a FIFO in a checkout is a counted `special_file` drop (local_file_kind)
 
     @property
     def record_limit(self) -> int:

@@ -395,3 +395,14 @@ def test_killed_rerun_never_mixes_two_shard_sets(tmp_path):
     assert read_jsonl_gz(str(clean / "toy-*-of-00002.jsonl.gz")) == [{"i": 0}, {"i": 1}]
     # A retried commit (Dataflow retries a failed step) finds its work done.
     assert list(_Commit(str(clean), "toy").process(staged)) == [2]
+
+
+def test_a_fifo_among_the_inputs_is_one_error_not_a_hang(tmp_path):
+    """Opening a FIFO blocks until a writer comes: the job would hang forever on it."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text("one two three\nfour five six\n")
+    os.mkfifo(folder / "pipe.txt")
+    stats = run_source(ToySource(), files.expand_inputs(str(folder)), str(tmp_path / "out"))
+    assert stats["documents_in"] == 3 and stats["documents_out"] == 2
+    assert stats["errors"] == {"special_file": 1}
