@@ -22,39 +22,39 @@ test: setup
 	$(PY) -m pytest
 
 demo: setup
-	$(PY) -m scripts.demo --data $(DATA)
+	$(PY) -m scripts.demo --data '$(DATA)'
 
 sample: setup
-	$(PY) -m samples.build --output $(DATA)/raw
+	$(PY) -m samples.build --output '$(DATA)/raw'
 
 corpus: setup
 	@test -n "$(SOURCE)" || { echo "usage: make corpus SOURCE=<name> [INPUT=glob] [DATA=data] [BEAM_ARGS=...]"; \
 	  $(PY) -m pipeline.run --help | tail -1; exit 2; }
-	$(PY) -m pipeline.run --source $(SOURCE) $(if $(INPUT),--input '$(INPUT)') --output $(DATA) \
-	  $(if $(filter commoncrawl,$(SOURCE)),--lm-dir $(DATA)/models --classifier-model $(DATA)/models/wiki_classifier.bin) \
+	$(PY) -m pipeline.run --source $(SOURCE) $(if $(INPUT),--input '$(INPUT)') --output '$(DATA)' \
+	  $(if $(filter commoncrawl,$(SOURCE)),--lm-dir '$(DATA)/models' --classifier-model '$(DATA)/models/wiki_classifier.bin') \
 	  $(BEAM_ARGS)
 
 tokenizer: setup
-	$(PY) -m tokenizer.train --data $(DATA) $(if $(VOCAB),--vocab-size $(VOCAB))
+	$(PY) -m tokenizer.train --data '$(DATA)' $(if $(VOCAB),--vocab-size $(VOCAB))
 
 tokens: setup
-	$(PY) -m pipeline.tokens --data $(DATA) --seq-len $(SEQ_LEN) $(if $(TOTAL_TOKENS),--total-tokens $(TOTAL_TOKENS)) $(BEAM_ARGS)
+	$(PY) -m pipeline.tokens --data '$(DATA)' --seq-len $(SEQ_LEN) $(if $(TOTAL_TOKENS),--total-tokens $(TOTAL_TOKENS)) $(BEAM_ARGS)
 
 train: setup
-	$(PY) -m training.train --model $(MODEL) --run $(RUN) --data $(DATA) \
+	$(PY) -m training.train --model $(MODEL) --run $(RUN) --data '$(DATA)' \
 	  $(if $(STEPS),--steps $(STEPS)) $(if $(CKPT_EVERY),--ckpt-every $(CKPT_EVERY))
 
 report: setup
-	$(PY) -m scripts.report --data $(DATA)
+	$(PY) -m scripts.report --data '$(DATA)'
 
 bench: setup
 	$(PY) -m benchmarks.run
 
 lm: setup
-	$(PY) -m sources.commoncrawl_lm --data $(DATA)
+	$(PY) -m sources.commoncrawl_lm --data '$(DATA)'
 
 classifier: setup
-	$(PY) -m sources.commoncrawl_classifier --data $(DATA)
+	$(PY) -m sources.commoncrawl_classifier --data '$(DATA)'
 
 clean-data:
-	rm -rf $(DATA)/clean $(DATA)/rejected $(DATA)/errors $(DATA)/tokens $(DATA)/tokenizer
+	rm -rf '$(DATA)/clean' '$(DATA)/rejected' '$(DATA)/errors' '$(DATA)/tokens' '$(DATA)/tokenizer'
