@@ -22,9 +22,9 @@ clearly labelled as made for this sample. What the sample holds and what should 
                                           Bibliotik/<letter>/<title>.epub.txt, streamed), holding:
     .../L/Lee news anthology, vol. 4 (selected).epub.txt
                                           ten other articles each of anthologies 1 and 3   kept
-    .../N/Botchan, chapter I.epub.txt     the book's first chapter (a tenth of it)    kept
-                                          (all of it is in Botchan, but their Jaccard is ~0.11: LSH
-                                          bands find pairs of books of similar size only)
+    .../N/Botchan, chapter I.epub.txt     the book's first chapter (a ninth of it)    near_duplicate
+                                          (all of it is in Botchan, Jaccard ~0.11: found by the
+                                          containment bands, sources/books_minhash.py)
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.filters import Filter
 from sources.base import Source, SourceConfig
 from sources.books_gutenberg import BadBook, decode_book, parse_pg19_metadata, pg_id_from_filename, strip_gutenberg
-from sources.books_minhash import LshParams, NearDuplicates, s_curve
+from sources.books_minhash import (CLASSES_PER_DECADE, FAR_CLASSES, NEAR_CLASSES, LshParams, NearDuplicates,
+                                  containment_candidate_probability, s_curve)
 
 NAME = "books"
 PG19_SPLITS = ("train", "validation", "test")
@@ -323,7 +324,16 @@ class BooksSource(Source):
         params = self.config.lsh()
         return {"lsh": {"bands": params.bands, "rows": params.rows, "num_perm": params.num_perm,
                         "shingle_words": params.shingle_words, "threshold": params.threshold,
-                        "p_candidate": {f"{j:g}": round(p, 6) for j, p in s_curve(params).items()}}}
+                        "p_candidate": {f"{j:g}": round(p, 6) for j, p in s_curve(params).items()},
+                        "containment": {
+                            "near": {"bands": params.near_bands, "rows": params.near_rows,
+                                     "class_distances": list(NEAR_CLASSES)},
+                            "far": {"bands": params.far_bands, "rows": params.far_rows,
+                                    "class_distances": list(FAR_CLASSES)},
+                            "classes_per_decade": CLASSES_PER_DECADE,
+                            "p_candidate_at_0.9_by_size_ratio": {
+                                f"{t:g}": round(containment_candidate_probability(0.9, t, params), 6)
+                                for t in (1, 1.5, 3, 10)}}}}
 
 
 def _facts(doc):

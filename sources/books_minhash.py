@@ -18,11 +18,44 @@ measured peak ~1.6x the book's size on top of the text (a 30 MB book: ~50 MB).
 The criterion ("removing books with more than 90% content overlap", LLaMA §2): a pair is a
 duplicate when its estimated Jaccard similarity is >= 0.9 or the smaller book's estimated
 containment in the larger is >= 0.9 (|A n B| = J (|A| + |B|) / (1 + J), exact |A|, |B|).
+
+Candidates come from three families of LSH bands over the SAME signature (num_perm = 1012):
+  * Jaccard: b=46 bands of r=22 rows (threshold ~0.85), the pairs of near-copies;
+  * containment, the idea of LSH Ensemble (Zhu et al., VLDB 2016: partition by set size, pick the
+    bands per partition) kept simple. A book inside one t times its size has Jaccard c / (1 + t - c)
+    (c = 0.9: 0.82 at t=1, 0.29 at 3x, 0.089 at 10x), far below what 22-row bands see. Books get a
+    size class, floor(3 log10 distinct shingles) (classes 10^(1/3) = 2.15x wide), and the class
+    goes into the band key, so a book meets only books in the classes its partition allows:
+      - "near": r=3, 337 bands (1011 permutations), a book's own class and the next one up
+        (class distance 0-1, ratios up to 4.6x);
+      - "far": r=2, 506 bands, a book's bands as the small side go 2 and 3 classes up and meet
+        there the bands a larger book writes into its own class (small x large only: ratios
+        2.15x-21.5x, every ratio <= 10 included).
+    P(candidate) for containment 0.9 (with the Jaccard family; averaged over where the classes
+    fall; `containment_candidate_probability`): 1.5x 1.0, 3x 0.9999, 4x 0.995, 8x 0.998,
+    10x 0.982, 15x 0.39 (classes 4 apart half the time), >= 21.6x 0. The worst case below 10x is
+    0.90 (4.6x, the near family's far edge). Beyond ~10x the 1012-value signature could not judge
+    the pair anyway: the estimated containment's standard error is ~0.08 at 10x.
+    Unrelated books (5-gram Jaccard j ~0.001-0.01; measured here: Lee news volumes 0.0014-0.01,
+    Botchan vs news < 0.0002) are candidates with probability 337 j^3 (near: 3.4e-7 at 0.001,
+    3.4e-4 at 0.01) or 506 j^2 (far: 5.1e-4 at 0.001, 4.5e-3 at 0.003). A far pair is >= 2.15x
+    apart, so its Jaccard is that of a small book's few common phrases over both sets, ~0.001.
+    Per book of a 200k-book corpus with 20% of it in its far window: ~20 (at j=0.001) to ~180
+    (j=0.003) false candidates, each one signature comparison; stats.json counts them
+    (`lsh_candidate_pairs`) and the buckets cut down to a star (`lsh_buckets_capped`).
+Each book writes 46 + 2 x 337 + 3 x 506 = 2,238 band keys (the families' keys are the raw band
+values: 12 or 8 bytes, no digest).
+
+Verified pairs are of two kinds. Near-copies (Jaccard >= 0.9) are joined into clusters, the
+longest book kept. A book inside a larger one (containment only) is dropped in favour of the
+larger, which the pair does not touch: two omnibuses that share one novel are both kept, the
+novel alone is dropped (connected components would have merged all three into one survivor).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from typing import Iterator, NamedTuple
 
@@ -46,17 +79,28 @@ MAX_WORD_CACHE = 1 << 20
 
 
 class LshParams(NamedTuple):
-    """b bands of r rows; num_perm = b * r. Defaults: see `candidate_probability` and the README."""
+    """b bands of r rows; num_perm = b * r. Defaults: see `candidate_probability` and the README.
+    The containment families use `near_rows` / `far_rows` rows over the first num_perm // rows bands."""
 
     bands: int = 46
     rows: int = 22
     shingle_words: int = 5
     threshold: float = 0.9
     seed: int = 1
+    near_rows: int = 3
+    far_rows: int = 2
 
     @property
     def num_perm(self) -> int:
         return self.bands * self.rows
+
+    @property
+    def near_bands(self) -> int:
+        return self.num_perm // self.near_rows
+
+    @property
+    def far_bands(self) -> int:
+        return self.num_perm // self.far_rows
 
 
 def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
@@ -66,6 +110,53 @@ def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
 
 def s_curve(params: LshParams, points=(0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)) -> dict[float, float]:
     return {j: candidate_probability(j, params.bands, params.rows) for j in points}
+
+
+# --- containment candidates: size classes ------------------------------------------------------
+JACCARD, NEAR, FAR = 0, 1, 2  # the first byte of a band key: families never share a bucket
+NEAR_CLASSES = (0, 1)  # class distances the near family covers (both books write both)
+FAR_CLASSES = (2, 3)  # class distances the far family covers (the smaller book writes these)
+CLASSES_PER_DECADE = 3  # classes 10^(1/3) ~ 2.15x wide: a ratio <= 10 is <= 3 classes apart
+SMALL, LARGE = 1, 0  # a far-family key's role: pairs are only small x large
+
+
+def size_class(shingles: int) -> int:
+    """floor(3 log10 n), exactly (digits of n^3 - 1: integers, the same on every worker)."""
+    return len(str(int(shingles) ** CLASSES_PER_DECADE)) - 1
+
+
+def containment_jaccard(containment: float, ratio: float) -> float:
+    """Jaccard of a set of size n and one of size ratio * n holding `containment` of it."""
+    return containment / (1.0 + ratio - containment)
+
+
+def _family_probability(jaccard: float, distance: int, params: LshParams) -> float:
+    if distance in NEAR_CLASSES:
+        return candidate_probability(jaccard, params.near_bands, params.near_rows)
+    if distance in FAR_CLASSES:
+        return candidate_probability(jaccard, params.far_bands, params.far_rows)
+    return 0.0
+
+
+def containment_candidate_probability(containment: float, ratio: float, params: LshParams) -> float:
+    """P(candidate) for a book whose `containment` lies in one `ratio` times its size, from any
+    family, averaged over where the class borders fall (a ratio of 10^(k/3) * x, 1 <= x < 2.15,
+    is k classes apart with probability 1 - log(x)/log(2.15), k + 1 otherwise)."""
+    jaccard = containment_jaccard(containment, ratio)
+    p_jaccard = candidate_probability(jaccard, params.bands, params.rows)
+    steps = CLASSES_PER_DECADE * math.log10(ratio)
+    low = math.floor(steps)
+    total = 0.0
+    for distance, weight in ((low, 1.0 - (steps - low)), (low + 1, steps - low)):
+        total += weight * (1.0 - (1.0 - p_jaccard) * (1.0 - _family_probability(jaccard, distance, params)))
+    return total
+
+
+def false_candidate_rates(jaccard: float, params: LshParams) -> dict[str, float]:
+    """P(candidate) per pair of unrelated books with this (small) Jaccard, per family."""
+    return {"jaccard": candidate_probability(jaccard, params.bands, params.rows),
+            "near": candidate_probability(jaccard, params.near_bands, params.near_rows),
+            "far": candidate_probability(jaccard, params.far_bands, params.far_rows)}
 
 
 # --- hashing --------------------------------------------------------------------------------
@@ -179,6 +270,29 @@ def band_keys(hashvalues: np.ndarray, params: LshParams) -> list[bytes]:
             for i in range(params.bands)]
 
 
+def containment_keys(hashvalues: np.ndarray, shingles: int, params: LshParams) -> list[tuple[bytes, int]]:
+    """(key, role) per containment band: family, band index, size class, the band's raw values.
+    Near: the book's class and the next (role LARGE, pairs with everyone in the bucket). Far: the
+    book's own class as LARGE, 2 and 3 classes up as SMALL (a bucket pairs SMALL x LARGE only)."""
+    k = size_class(shingles)
+    values = hashvalues.astype("<u4")
+    keys = []
+    for family, rows, bands in ((NEAR, params.near_rows, params.near_bands), (FAR, params.far_rows, params.far_bands)):
+        roles = ([(d, LARGE) for d in NEAR_CLASSES] if family == NEAR
+                 else [(0, LARGE)] + [(d, SMALL) for d in FAR_CLASSES])
+        for i in range(bands):
+            band = values[i * rows:(i + 1) * rows].tobytes()
+            head = bytes([family]) + i.to_bytes(2, "little")
+            keys.extend((head + (k + d).to_bytes(1, "little") + band, role) for d, role in roles)
+    return keys
+
+
+def lsh_keys(hashvalues: np.ndarray, shingles: int, params: LshParams) -> list[tuple[bytes, int]]:
+    """Every band key of a book, all three families, as (key, role)."""
+    return [(bytes([JACCARD]) + key, LARGE) for key in band_keys(hashvalues, params)] + containment_keys(
+        hashvalues, shingles, params)
+
+
 def estimate_overlap(sig_a: np.ndarray, n_a: int, sig_b: np.ndarray, n_b: int) -> tuple[float, float]:
     """(estimated Jaccard, estimated containment of the smaller set in the larger)."""
     jaccard = float(np.count_nonzero(sig_a == sig_b)) / len(sig_a)
@@ -195,8 +309,11 @@ def is_duplicate(jaccard: float, containment: float, threshold: float) -> bool:
 # --- the Beam transforms ----------------------------------------------------------------------
 # A band bucket with more books than this emits a star (its survivor-ranked first book paired
 # with each other) instead of all pairs, so a book copied 10,000 times costs 10,000 pairs and
-# not 50 million; the other bands still offer the pairs the star leaves out.
+# not 50 million; the other bands still offer the pairs the star leaves out. A far-family bucket
+# is cut down the same way past as many small x large pairs (its largest book x each small one).
+# What a star leaves out is counted (stats.json: lsh_buckets_capped, lsh_pairs_capped).
 MAX_BUCKET_ALL_PAIRS = 50
+MAX_BUCKET_PAIRS = MAX_BUCKET_ALL_PAIRS * (MAX_BUCKET_ALL_PAIRS - 1) // 2
 REASON = "near_duplicate"
 
 
@@ -235,9 +352,20 @@ class SignFn(beam.DoFn):
 
 
 def bucket_pairs(element):
-    """(band key, [(chars, id)...]) -> candidate pairs (node_a, node_b), node_a < node_b."""
-    _, members = element
-    nodes = sorted(set((-chars, doc_id) for chars, doc_id in members))
+    """(band key, [(chars, id[, role])...]) -> candidate pairs (node_a, node_b), node_a < node_b.
+    A far-family key pairs its SMALL members with its LARGE ones only."""
+    key, members = element
+    if key[:1] == bytes([FAR]):
+        small = sorted(set((-m[0], m[1]) for m in members if m[2] == SMALL))
+        large = sorted(set((-m[0], m[1]) for m in members if m[2] == LARGE))
+        if len(small) * len(large) > MAX_BUCKET_PAIRS:
+            large = large[:1]
+        for a in large:
+            for b in small:
+                if a != b:
+                    yield min(a, b), max(a, b)
+        return
+    nodes = sorted(set((-m[0], m[1]) for m in members))
     if len(nodes) <= MAX_BUCKET_ALL_PAIRS:
         for i, a in enumerate(nodes):
             for b in nodes[i + 1:]:
@@ -245,6 +373,27 @@ def bucket_pairs(element):
     else:
         for b in nodes[1:]:
             yield nodes[0], b
+
+
+def pairs_capped(element) -> int:
+    """How many pairs `bucket_pairs` leaves out of this bucket (0 unless it is cut to a star)."""
+    key, members = element
+    if key[:1] == bytes([FAR]):
+        small = len(set(m[1] for m in members if m[2] == SMALL))
+        large = len(set(m[1] for m in members if m[2] == LARGE))
+        return small * large - small if small * large > MAX_BUCKET_PAIRS else 0
+    n = len(set(m[1] for m in members))
+    return n * (n - 1) // 2 - (n - 1) if n > MAX_BUCKET_ALL_PAIRS else 0
+
+
+class _CandidatePairs(beam.DoFn):
+    """Bucket -> its candidate pairs, and a count of what a capped bucket left out ("capped")."""
+
+    def process(self, element):
+        yield from bucket_pairs(element)
+        capped = pairs_capped(element)
+        if capped:
+            yield pvalue.TaggedOutput("capped", {"lsh_buckets_capped": 1, "lsh_pairs_capped": capped})
 
 
 class _AttachFirst(beam.DoFn):
@@ -268,23 +417,37 @@ class _Verify(beam.DoFn):
         if not sigs:
             return
         sig_b = np.frombuffer(sigs[0].hashvalues, dtype="<u4")
+        n_b = sigs[0].shingles
         for a, b, hv_a, n_a in grouped["halves"]:
-            jaccard, containment = estimate_overlap(np.frombuffer(hv_a, dtype="<u4"), n_a, sig_b, sigs[0].shingles)
+            jaccard, containment = estimate_overlap(np.frombuffer(hv_a, dtype="<u4"), n_a, sig_b, n_b)
             if is_duplicate(jaccard, containment, self.threshold):
-                yield a, b, round(jaccard, 4), round(containment, 4)
+                yield a, b, round(jaccard, 4), round(containment, 4), edge_kind(jaccard, n_a, n_b, self.threshold)
+
+
+def edge_kind(jaccard: float, n_a: int, n_b: int, threshold: float) -> str:
+    """A verified pair (a before b in survivor order): SAME (near-copies, one cluster) or INSIDE
+    (b, the smaller set, lies inside a: b is dropped, a is untouched). A pair whose smaller set
+    is the longer book (it repeats itself) stays SAME, so INSIDE always points at an earlier node."""
+    return SAME if jaccard >= threshold or n_b > n_a else INSIDE
+
+
+SAME, INSIDE = "same", "inside"
 
 
 class UnionFind(beam.CombineFn):
-    """Connected components of the verified near-duplicate edges, root = the smallest node.
+    """Connected components of the SAME edges, root = the smallest node; then every book with an
+    INSIDE edge follows it to its container (the smallest one): a book's survivor is the end of
+    root -> container -> root ... (each step goes to an earlier node, so it ends).
 
     Partial union-finds are built in parallel and merged; the final one holds every book that
     has a verified near-duplicate (~100 bytes each: 1M such books is ~100 MB in one worker).
     Books are few (PG ~70k, Books3 ~200k), so this bound is comfortable; a web-scale input
-    would need iterative label propagation instead.
+    would need iterative label propagation instead. The accumulator is the parent dict; INSIDE
+    edges live in it under the key `INSIDE` (node -> smallest container).
     """
 
     def create_accumulator(self):
-        return {}
+        return {INSIDE: {}}
 
     @staticmethod
     def _find(parent, x):
@@ -303,7 +466,12 @@ class UnionFind(beam.CombineFn):
             parent.setdefault(low, low)
 
     def add_input(self, parent, edge):
-        self._union(parent, tuple(edge[0]), tuple(edge[1]))
+        a, b = tuple(edge[0]), tuple(edge[1])
+        if len(edge) > 4 and edge[4] == INSIDE:
+            inside = parent[INSIDE]
+            inside[b] = min(inside.get(b, a), a)
+        else:
+            self._union(parent, a, b)
         return parent
 
     def merge_accumulators(self, accs):
@@ -311,15 +479,28 @@ class UnionFind(beam.CombineFn):
         out = accs[0]
         for acc in accs[1:]:
             for x in acc:
-                self._union(out, x, self._find(acc, x))
+                if x != INSIDE:
+                    self._union(out, x, self._find(acc, x))
+            for x, container in acc[INSIDE].items():
+                out[INSIDE][x] = min(out[INSIDE].get(x, container), container)
         return out
 
     def extract_output(self, parent):
-        roots = {x: self._find(parent, x) for x in parent}
+        inside = parent[INSIDE]
+        nodes = {x for x in parent if x != INSIDE} | set(inside) | set(inside.values())
+        survivor: dict = {}
+        for x in sorted(nodes):  # earlier nodes first: every step below lands on a settled one
+            root = self._find(parent, x)
+            if root != x:
+                survivor[x] = survivor[root]
+            elif x in inside:
+                survivor[x] = survivor[inside[x]]
+            else:
+                survivor[x] = x
         sizes: dict = {}
-        for root in roots.values():
-            sizes[root] = sizes.get(root, 0) + 1
-        return {x[1]: (root[1], sizes[root]) for x, root in roots.items()}
+        for end in survivor.values():
+            sizes[end] = sizes.get(end, 0) + 1
+        return {x[1]: (end[1], sizes[end]) for x, end in survivor.items()}
 
 
 class _Decide(beam.DoFn):
@@ -352,14 +533,14 @@ class NearDuplicates(beam.PTransform):
         signed = docs | "Signatures" >> beam.ParDo(SignFn(params)).with_outputs("sigs", ERRORS, main="docs")
         sigs = signed["sigs"]
         sigs_by_id = sigs | "SigById" >> beam.Map(lambda s: (s.id, s))
-        pairs = (
+        buckets = (
             sigs
-            | "BandKeys" >> beam.FlatMap(lambda s: ((key, (s.chars, s.id))
-                                                     for key in band_keys(np.frombuffer(s.hashvalues, "<u4"), params)))
+            | "BandKeys" >> beam.FlatMap(lambda s: ((key, (s.chars, s.id, role)) for key, role in lsh_keys(
+                np.frombuffer(s.hashvalues, "<u4"), s.shingles, params)))
             | "GroupBands" >> beam.GroupByKey()
-            | "CandidatePairs" >> beam.FlatMap(bucket_pairs)
-            | "DistinctPairs" >> beam.Distinct()
+            | "CandidatePairs" >> beam.ParDo(_CandidatePairs()).with_outputs("capped", main="pairs")
         )
+        pairs = buckets["pairs"] | "DistinctPairs" >> beam.Distinct()
         halves = (
             {"sig": sigs_by_id, "pairs": pairs | "PairByFirst" >> beam.Map(lambda ab: (ab[0][1], ab))}
             | "JoinFirst" >> beam.CoGroupByKey()
@@ -377,8 +558,15 @@ class NearDuplicates(beam.PTransform):
             | "JoinLabels" >> beam.CoGroupByKey()
             | "KeepOnePerCluster" >> beam.ParDo(_Decide()).with_outputs(REJECTED, main="kept")
         )
-        clusters = components | "ClusterStats" >> beam.Map(lambda c: {
+        cluster_stats = components | "ClusterStats" >> beam.Map(lambda c: {
             "near_duplicate_clusters": len({root for root, _ in c.values()}),
             "books_in_clusters": len(c)})
+        candidate_stats = pairs | "CountPairs" >> beam.combiners.Count.Globally() | "PairStats" >> beam.Map(
+            lambda n: {"lsh_candidate_pairs": n, "lsh_buckets_capped": 0, "lsh_pairs_capped": 0})
+        edge_stats = edges | "CountEdges" >> beam.combiners.Count.Globally() | "EdgeStats" >> beam.Map(
+            lambda n: {"near_duplicate_pairs": n})
+        # several dicts: the source sums them key by key into stats.json
+        clusters = ((cluster_stats, candidate_stats, edge_stats, buckets["capped"])
+                    | "FlattenClusterStats" >> beam.Flatten())
         return {"kept": decided["kept"], "rejected": decided[REJECTED], "errors": signed[ERRORS],
                 "clusters": clusters, "edges": edges}
