@@ -1,9 +1,12 @@
 """`make report`: data/report/index.html (self-contained, opens offline) plus its PNGs.
 
 Sections: per-source funnels from stats.json; the CommonCrawl perplexity histogram with its
-bucket cutoffs; language-ID scores; the books near-duplicate cluster sizes; tokenizer bytes per
-token; the token mixture beside the paper's Table 1; the training loss and per-source
-validation losses. A section whose inputs do not exist yet says so.
+bucket cutoffs (one per language when the job ran with several --languages); language-ID
+scores; the books near-duplicate cluster sizes; tokenizer bytes per token; the token mixture
+beside the paper's Table 1; the training loss and per-source validation losses. A section
+whose inputs do not exist yet says so; an input that is damaged or from an older version (a
+shard cut short, a stats.json lacking a field, a metrics.jsonl whose last line a killed run
+left unfinished) is used as far as it can be read, and the page says what was skipped.
 """
 
 from __future__ import annotations
@@ -155,8 +158,10 @@ def funnels(report: Report, data: str) -> None:
         if lacking:
             notes.append(f"{source}: stats.json lacks {', '.join(lacking)} (written by an older version of the "
                          f"job; rerun `make corpus SOURCE={source}` to fill them)")
-        n_in, n_out, c_in, c_out = (_number(stats, k) for k in ("documents_in", "documents_out", "chars_in", "chars_out"))
-        dropped, errors, chars_dropped = _counts(stats, "dropped"), _counts(stats, "errors"), _counts(stats, "chars_dropped")
+        n_in, n_out = _number(stats, "documents_in"), _number(stats, "documents_out")
+        c_in, c_out = _number(stats, "chars_in"), _number(stats, "chars_out")
+        dropped, errors = _counts(stats, "dropped"), _counts(stats, "errors")
+        chars_dropped = _counts(stats, "chars_dropped")
         rows.append([source, _fmt(n_in), _fmt(n_out), _fmt(sum(dropped.values()) if "dropped" in stats else None),
                      _fmt(sum(errors.values()) if "errors" in stats else None), _fmt(c_in), _fmt(c_out),
                      _fmt(_number(stats, "seconds"), ".1f")])
@@ -234,7 +239,7 @@ def perplexity(report: Report, data: str) -> None:
     total = sum(len(v) for v in groups.values())
     if by_language:
         table = _table(["language", "head | middle", "middle | tail", "cutoffs from", "documents"],
-                       [[lang, _fmt(c.get("head"), "g"), _fmt(c.get("tail"), "g"), c.get("from", "-"),
+                       [[lang, _fmt(_number(c, "head"), "g"), _fmt(_number(c, "tail"), "g"), c.get("from", "-"),
                          len(groups.get(lang, []))] for lang, c in by_language.items()])
         text = f"<p>{total} documents (kept and rejected), each scored with its language's LM and cutoffs.</p>" + table
     else:
@@ -384,7 +389,8 @@ def training(report: Report, runs: str) -> None:
         summary += _missing(f"validation losses (run {run} has no val_loss rows: no evaluation step reached, "
                             f"or no data/tokens/val/*.bin)")
     if bad:
-        summary += f'<p class="missing">{bad} line(s) of {html.escape(run)}/metrics.jsonl that are not JSON rows skipped.</p>'
+        summary += (f'<p class="missing">{bad} line(s) of {html.escape(run)}/metrics.jsonl that are not JSON rows '
+                    f"skipped.</p>")
     report.section("training", "Training loss", summary + report.figure(fig, "training_loss"))
 
 
