@@ -1,9 +1,12 @@
 """`make report`: data/report/index.html (self-contained, opens offline) plus its PNGs.
 
 Sections: per-source funnels from stats.json; the CommonCrawl perplexity histogram with its
-bucket cutoffs; language-ID scores; the books near-duplicate cluster sizes; tokenizer bytes per
-token; the token mixture beside the paper's Table 1; the training loss and per-source
-validation losses. A section whose inputs do not exist yet says so.
+bucket cutoffs (one per language when the job ran with several --languages); language-ID
+scores; the books near-duplicate cluster sizes; tokenizer bytes per token; the token mixture
+beside the paper's Table 1; the training loss and per-source validation losses. A section
+whose inputs do not exist yet says so; an input that is damaged or from an older version (a
+shard cut short, a stats.json lacking a field, a metrics.jsonl whose last line a killed run
+left unfinished) is used as far as it can be read, and the page says what was skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import html
 import json
 import os
 import sys
+import zlib
 
 import matplotlib
 
@@ -42,15 +46,49 @@ def _read_json(path: str):
         return None
 
 
-def _iter_docs(pattern: str):
-    seen = 0
-    for path in sorted(glob.glob(pattern)):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                yield json.loads(line)
-                seen += 1
-                if seen >= MAX_DOCS_SCANNED:
-                    return
+class Scan:
+    """Reads clean/rejected shards for the histograms, at most MAX_DOCS_SCANNED documents a
+    pattern. A shard that cannot be read to its end (a copy cut short, a disk that filled up) or
+    a line that is not a JSON object costs only itself: the documents before the fault are used,
+    and `note()` says what was skipped, so one bad file never takes the whole report down."""
+
+    def __init__(self):
+        self.bad_files: list[str] = []
+        self.bad_lines = 0
+
+    def docs(self, pattern: str):
+        seen = 0
+        for path in sorted(glob.glob(pattern)):
+            try:
+                with gzip.open(path, "rt", encoding="utf-8") as f:
+                    for line in f:
+                        try:
+                            doc = json.loads(line)
+                        except ValueError:
+                            doc = None
+                        if not isinstance(doc, dict):
+                            self.bad_lines += 1
+                            continue
+                        yield doc
+                        seen += 1
+                        if seen >= MAX_DOCS_SCANNED:
+                            return
+            except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+                self.bad_files.append(f"{os.path.basename(path)} ({type(e).__name__})")
+
+    def note(self) -> str:
+        parts = []
+        if self.bad_files:
+            parts.append(f"{len(self.bad_files)} unreadable shard(s) skipped from the fault on: "
+                         + ", ".join(self.bad_files))
+        if self.bad_lines:
+            parts.append(f"{self.bad_lines} line(s) that are not JSON objects skipped")
+        return f'<p class="missing">{html.escape("; ".join(parts))}.</p>' if parts else ""
+
+
+def _meta(doc: dict) -> dict:
+    meta = doc.get("meta")
+    return meta if isinstance(meta, dict) else {}
 
 
 class Report:
@@ -89,22 +127,52 @@ def _missing(what: str) -> str:
     return f'<p class="missing">Not available yet: {html.escape(what)}.</p>'
 
 
+# The counts every stats.json carries today (DESIGN.md); a file written by an older version of a
+# job may lack some. Those show as n/a and the report names them, the rest is still drawn.
+STATS_FIELDS = ("documents_in", "documents_out", "dropped", "errors", "chars_in", "chars_out")
+
+
+def _number(stats: dict, key: str):
+    value = stats.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _counts(stats: dict, key: str) -> dict:
+    value = stats.get(key)
+    return {k: v for k, v in value.items() if isinstance(v, (int, float))} if isinstance(value, dict) else {}
+
+
+def _fmt(value, spec: str = ",") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
 def funnels(report: Report, data: str) -> None:
-    body = []
-    rows = []
+    body, rows, notes, absent, unreadable = [], [], [], [], []
     for source in ALL_SOURCES:
-        stats = _read_json(os.path.join(data, "clean", source, "stats.json"))
-        if not stats:
+        path = os.path.join(data, "clean", source, "stats.json")
+        stats = _read_json(path)
+        if not isinstance(stats, dict):
+            (unreadable if os.path.exists(path) else absent).append(source)
             continue
-        rows.append([source, stats["documents_in"], stats["documents_out"], sum(stats["dropped"].values()),
-                     sum(stats["errors"].values()), f"{stats['chars_in']:,}", f"{stats['chars_out']:,}",
-                     f"{stats.get('seconds', 0):.1f}"])
-        steps = [("in", stats["documents_in"], stats["chars_in"])]
-        for reason, n in sorted(stats["dropped"].items(), key=lambda kv: -kv[1]):
-            steps.append((f"- {reason}", -n, -stats.get("chars_dropped", {}).get(reason, 0)))
-        for kind, n in sorted(stats["errors"].items(), key=lambda kv: -kv[1]):
+        lacking = [k for k in STATS_FIELDS if k not in stats]
+        if lacking:
+            notes.append(f"{source}: stats.json lacks {', '.join(lacking)} (written by an older version of the "
+                         f"job; rerun `make corpus SOURCE={source}` to fill them)")
+        n_in, n_out = _number(stats, "documents_in"), _number(stats, "documents_out")
+        c_in, c_out = _number(stats, "chars_in"), _number(stats, "chars_out")
+        dropped, errors = _counts(stats, "dropped"), _counts(stats, "errors")
+        chars_dropped = _counts(stats, "chars_dropped")
+        rows.append([source, _fmt(n_in), _fmt(n_out), _fmt(sum(dropped.values()) if "dropped" in stats else None),
+                     _fmt(sum(errors.values()) if "errors" in stats else None), _fmt(c_in), _fmt(c_out),
+                     _fmt(_number(stats, "seconds"), ".1f")])
+        if n_out == 0:
+            notes.append(f"{source}: the job kept 0 documents" + (" (it read none)" if n_in == 0 else ""))
+        steps = [("in", n_in or 0, c_in or 0)]
+        for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1]):
+            steps.append((f"- {reason}", -n, -chars_dropped.get(reason, 0)))
+        for kind, n in sorted(errors.items(), key=lambda kv: -kv[1]):
             steps.append((f"- error {kind}", -n, 0))
-        steps.append(("out", stats["documents_out"], stats["chars_out"]))
+        steps.append(("out", n_out or 0, c_out or 0))
         fig, axes = plt.subplots(1, 2, figsize=(11, 0.35 * len(steps) + 1.2), sharey=True)
         for ax, col, unit in ((axes[0], 1, "documents"), (axes[1], 2, "characters")):
             labels = [s[0] for s in steps]
@@ -117,62 +185,97 @@ def funnels(report: Report, data: str) -> None:
         axes[0].invert_yaxis()
         fig.suptitle(f"{source}: what each filter removed")
         body.append(f"<h3>{source}</h3>" + report.figure(fig, f"funnel_{source}"))
+    if unreadable:
+        notes.append(f"unreadable stats.json (not JSON, or cut short): {', '.join(unreadable)}")
+    if absent and (rows or unreadable):
+        notes.append(f"not built yet (no stats.json): {', '.join(absent)}")
+    note = "".join(f'<p class="missing">{html.escape(n)}.</p>' for n in notes)
     if not rows:
-        report.section("funnels", "Corpus funnels", _missing("no stats.json under data/clean/"))
+        report.section("funnels", "Corpus funnels", note if unreadable else _missing("no stats.json under data/clean/"))
         return
     table = _table(["source", "docs in", "docs out", "dropped", "errors", "chars in", "chars out", "seconds"], rows)
-    report.section("funnels", "Corpus funnels", table + "\n".join(body))
+    report.section("funnels", "Corpus funnels", table + note + "\n".join(body))
 
 
 def perplexity(report: Report, data: str) -> None:
-    stats = _read_json(os.path.join(data, "clean", "commoncrawl", "stats.json")) or {}
-    values = []
+    stats = _read_json(os.path.join(data, "clean", "commoncrawl", "stats.json"))
+    stats = stats if isinstance(stats, dict) else {}
+    used = stats.get("perplexity_cutoffs")  # the cutoffs the job applied (flags or make lm's)
+    used = used if isinstance(used, dict) else {}
+    # With --languages beyond one, the job scores each page with its own language's LM and cutoffs
+    # (sources/commoncrawl.py `extra_stats`): one histogram per language, each with its own lines.
+    by_language = used.get("by_language") if isinstance(used.get("by_language"), dict) else {}
+    by_language = {lang: c for lang, c in by_language.items() if isinstance(c, dict)}
+    scan, groups = Scan(), {}
     for pattern in (f"{data}/clean/commoncrawl/*.jsonl.gz", f"{data}/rejected/commoncrawl/*.jsonl.gz"):
-        values += [d["meta"]["perplexity"] for d in _iter_docs(pattern)
-                   if isinstance(d.get("meta", {}).get("perplexity"), (int, float))]
-    if not values:
-        report.section("perplexity", "CommonCrawl perplexity", _missing("no documents with a perplexity"))
+        for d in scan.docs(pattern):
+            meta = _meta(d)
+            value = meta.get("perplexity")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                lang = meta.get("language") if by_language else ""
+                groups.setdefault(lang if lang in by_language or not by_language else "other", []).append(value)
+    if not groups:
+        report.section("perplexity", "CommonCrawl perplexity",
+                       scan.note() + _missing("no documents with a perplexity"))
         return
-    used = stats.get("perplexity_cutoffs") or {}  # the cutoffs the job applied (flags or make lm's)
-    cutoffs = [used[k] for k in ("head", "tail") if isinstance(used.get(k), (int, float)) and used[k] > 0]
-    fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.hist([min(v, 2000) for v in values], bins=80, color="#4c72b0")
-    for cut in cutoffs:
-        ax.axvline(cut, color="#c44e52", linestyle="--")
-    for cut, name, y in zip(sorted(cutoffs), ("head | middle", "middle | tail"), (0.92, 0.75)):
-        ax.text(cut, ax.get_ylim()[1] * y, f" {name} {cut:g}", color="#c44e52", fontsize=8)
-    ax.set_xlabel("document perplexity (KenLM 5-gram; values over 2000 shown at 2000)")
-    ax.set_ylabel("documents")
-    report.section("perplexity", "CommonCrawl perplexity",
-                   f"<p>{len(values)} documents (kept and rejected); cutoffs {cutoffs}.</p>"
-                   + report.figure(fig, "perplexity"))
+
+    def lines(c: dict) -> list:
+        return [c[k] for k in ("head", "tail") if isinstance(c.get(k), (int, float)) and c[k] > 0]
+
+    order = [lang for lang in by_language if lang in groups] + sorted(k for k in groups if k not in by_language)
+    fig, axes = plt.subplots(len(order), 1, figsize=(8, 3.5 * len(order)), squeeze=False)
+    for ax, lang in zip(axes[:, 0], order):
+        cutoffs = lines(by_language.get(lang, {}) if by_language else used)
+        ax.hist([min(v, 2000) for v in groups[lang]], bins=80, color="#4c72b0")
+        for cut in cutoffs:
+            ax.axvline(cut, color="#c44e52", linestyle="--")
+        for cut, name, y in zip(sorted(cutoffs), ("head | middle", "middle | tail"), (0.92, 0.75)):
+            ax.text(cut, ax.get_ylim()[1] * y, f" {name} {cut:g}", color="#c44e52", fontsize=8)
+        ax.set_ylabel("documents")
+        if by_language:
+            ax.set_title(f"{lang} ({len(groups[lang])} documents)" if lang in by_language
+                         else f"pages of no listed language ({len(groups[lang])})", fontsize=9)
+    axes[-1, 0].set_xlabel("document perplexity (KenLM 5-gram; values over 2000 shown at 2000)")
+    total = sum(len(v) for v in groups.values())
+    if by_language:
+        table = _table(["language", "head | middle", "middle | tail", "cutoffs from", "documents"],
+                       [[lang, _fmt(_number(c, "head"), "g"), _fmt(_number(c, "tail"), "g"), c.get("from", "-"),
+                         len(groups.get(lang, []))] for lang, c in by_language.items()])
+        text = f"<p>{total} documents (kept and rejected), each scored with its language's LM and cutoffs.</p>" + table
+    else:
+        text = (f"<p>{total} documents (kept and rejected); cutoffs {lines(used)}.</p>" if lines(used) else
+                f"<p>{total} documents (kept and rejected).</p>"
+                + _missing("the cutoffs the job applied (stats.json perplexity_cutoffs)"))
+    report.section("perplexity", "CommonCrawl perplexity", text + scan.note() + report.figure(fig, "perplexity"))
 
 
 def language_scores(report: Report, data: str) -> None:
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    any_values = False
+    any_values, scan = False, Scan()
     for source in ("commoncrawl", "c4"):
         values = []
         for pattern in (f"{data}/clean/{source}/*.jsonl.gz", f"{data}/rejected/{source}/*.jsonl.gz"):
-            values += [d["meta"]["language_score"] for d in _iter_docs(pattern)
-                       if isinstance(d.get("meta", {}).get("language_score"), (int, float))]
+            values += [_meta(d)["language_score"] for d in scan.docs(pattern)
+                       if isinstance(_meta(d).get("language_score"), (int, float))]
         if values:
             any_values = True
             ax.hist(values, bins=40, range=(0, 1), alpha=0.6, label=f"{source} ({len(values)})")
     if not any_values:
         plt.close(fig)
-        report.section("langid", "Language-ID scores", _missing("no documents with a language_score"))
+        report.section("langid", "Language-ID scores", scan.note() + _missing("no documents with a language_score"))
         return
     ax.set_xlabel("fastText lid.176 score of the top language")
     ax.set_ylabel("documents")
     ax.legend()
-    report.section("langid", "Language-ID scores", report.figure(fig, "language_scores"))
+    report.section("langid", "Language-ID scores", scan.note() + report.figure(fig, "language_scores"))
 
 
 def book_clusters(report: Report, data: str) -> None:
-    sizes = [d["meta"].get("cluster_size", 1) for d in _iter_docs(f"{data}/clean/books/*.jsonl.gz")]
+    scan = Scan()
+    sizes = [_meta(d).get("cluster_size", 1) for d in scan.docs(f"{data}/clean/books/*.jsonl.gz")]
+    sizes = [s for s in sizes if isinstance(s, int)]
     if not sizes:
-        report.section("books", "Books near-duplicate clusters", _missing("no clean books"))
+        report.section("books", "Books near-duplicate clusters", scan.note() + _missing("no clean books"))
         return
     counts: dict[int, int] = {}
     for s in sizes:
@@ -183,7 +286,7 @@ def book_clusters(report: Report, data: str) -> None:
     ax.set_ylabel("kept books")
     report.section("books", "Books near-duplicate clusters",
                    _table(["cluster size", "kept books"], [[k, counts[k]] for k in sorted(counts)])
-                   + report.figure(fig, "book_clusters"))
+                   + scan.note() + report.figure(fig, "book_clusters"))
 
 
 def tokenizer_section(report: Report, data: str) -> None:
@@ -219,19 +322,23 @@ def mixture(report: Report, data: str) -> None:
         return
     rows = []
     for source, (paper_p, paper_epochs, paper_disk) in PAPER_TABLE1.items():
-        m = mix.get("sources", {}).get(source, {})
+        m = (mix.get("sources") or {}).get(source) or {}
         asked, real = m.get("proportion_asked"), m.get("proportion_realised")
         rows.append([source, f"{paper_p:.1%}", f"{paper_epochs:.2f}", paper_disk,
                      f"{asked:.1%}" if isinstance(asked, (int, float)) else "-",
                      f"{real:.2%}" if isinstance(real, (int, float)) else "-",
                      f"{m['epochs']:.2f}" if isinstance(m.get("epochs"), (int, float)) else "-",
-                     f"{m.get('tokens_available', 0):,}"])
+                     _fmt(_number(m, "tokens_available")) if m else "-"])
     header = ["source", "paper: proportion", "paper: epochs", "paper: disk", "asked", "realised", "epochs",
               "tokens available"]
-    total = sum(s.get("tokens", 0) for s in mix.get("shards", []))
+    shards = [s for s in mix.get("shards") or [] if isinstance(s, dict)]
+    total = sum(_number(s, "tokens") or 0 for s in shards)
+    absent = [s for s in PAPER_TABLE1 if not (mix.get("sources") or {}).get(s)]
+    note = (f'<p class="missing">Not in the mixture: {html.escape(", ".join(absent))} (no clean shards when '
+            f"`make tokens` ran; their weight was spread over the others).</p>") if absent else ""
     report.section("mixture", "Token mixture vs the paper's Table 1",
-                   f"<p>Sequence length {mix.get('seq_len')}, {len(mix.get('shards', []))} train shards, "
-                   f"{total:,} tokens.</p>" + _table(header, rows))
+                   f"<p>Sequence length {mix.get('seq_len')}, {len(shards)} train shards, "
+                   f"{total:,} tokens.</p>" + _table(header, rows) + note)
 
 
 def training(report: Report, runs: str) -> None:
@@ -240,20 +347,29 @@ def training(report: Report, runs: str) -> None:
         report.section("training", "Training loss", _missing("no runs/<run>/metrics.jsonl"))
         return
     path = paths[-1]
-    steps, losses, val_steps, val = [], [], [], {}
-    with open(path) as f:
+    steps, losses, val_steps, val, bad = [], [], [], {}, 0
+    with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            m = json.loads(line)
-            if "loss" in m:
+            # A run killed while appending leaves its last line cut short (training/train.py `Log`
+            # appends a line a step); such a line is skipped and counted, never the whole report.
+            try:
+                m = json.loads(line)
+            except ValueError:
+                m = None
+            if not isinstance(m, dict) or not isinstance(m.get("step"), int):
+                bad += bool(line.strip())
+                continue
+            if isinstance(m.get("loss"), (int, float)):
                 steps.append(m["step"])
                 losses.append(m["loss"])
-            if "val_loss" in m:
+            if isinstance(m.get("val_loss"), (int, float)):
                 val_steps.append(m["step"])
                 per_source = {k[len("val_loss/"):]: v for k, v in m.items() if k.startswith("val_loss/")}
-                per_source.update(m.get("val_losses", {}) or {})
+                per_source.update(m.get("val_losses") if isinstance(m.get("val_losses"), dict) else {})
                 per_source["all"] = m["val_loss"]
                 for k, v in per_source.items():
-                    val.setdefault(k, []).append((m["step"], v))
+                    if isinstance(v, (int, float)):
+                        val.setdefault(k, []).append((m["step"], v))
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     axes[0].plot(steps, losses, color="#4c72b0")
     axes[0].set_xlabel("step")
@@ -264,9 +380,17 @@ def training(report: Report, runs: str) -> None:
     axes[1].set_ylabel("validation loss")
     if val:
         axes[1].legend(fontsize=7)
+    else:
+        axes[1].text(0.5, 0.5, "no validation rows yet", ha="center", va="center", transform=axes[1].transAxes)
     run = os.path.basename(os.path.dirname(path))
     summary = (f"<p>Run <code>{html.escape(run)}</code>: {len(steps)} steps, loss {losses[0]:.3f} at step "
                f"{steps[0]}, {losses[-1]:.3f} at step {steps[-1]}.</p>") if losses else _missing("training steps")
+    if not val:
+        summary += _missing(f"validation losses (run {run} has no val_loss rows: no evaluation step reached, "
+                            f"or no data/tokens/val/*.bin)")
+    if bad:
+        summary += (f'<p class="missing">{bad} line(s) of {html.escape(run)}/metrics.jsonl that are not JSON rows '
+                    f"skipped.</p>")
     report.section("training", "Training loss", summary + report.figure(fig, "training_loss"))
 
 

@@ -87,3 +87,124 @@ def test_report_renders_in_headless_chromium(tmp_path):
     for key in SECTIONS:
         assert f'id="{key}"' in dom
     assert dom.count("<table>") >= 3
+
+
+def _sections(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<section id="(\w+)">(.*?)</section>', page, re.S))
+
+
+@pytest.mark.parametrize("stage", ["nothing", "one_corpus", "corpus", "tokenizer", "tokens", "run"])
+def test_report_renders_each_stage_and_names_what_is_missing(tmp_path, stage):
+    """`make report` after only some stages: what exists is drawn, every other section says so."""
+    data, runs = _world(tmp_path)
+    order = ["nothing", "one_corpus", "corpus", "tokenizer", "tokens", "run"]
+    reached = order.index(stage)
+    if reached < 5:
+        shutil.rmtree(runs / "demo")
+    if reached < 4:
+        shutil.rmtree(data / "tokens")
+    if reached < 3:
+        shutil.rmtree(data / "tokenizer")
+    if reached < 2:
+        shutil.rmtree(data / "clean" / "commoncrawl")
+    if reached < 1:
+        shutil.rmtree(data / "clean")
+    sections = _sections(open(build_report(str(data), str(runs), str(tmp_path / "report"))).read())
+    assert set(sections) == set(SECTIONS)
+    present = {"funnels": reached >= 1, "perplexity": reached >= 2, "langid": reached >= 2, "books": reached >= 1,
+               "tokenizer": reached >= 3, "mixture": reached >= 4, "training": reached >= 5}
+    for key, there in present.items():
+        assert ("Not available yet" not in sections[key]) == there, (key, sections[key][:300])
+        assert ("<img" in sections[key] or "<table>" in sections[key]) == there or key == "mixture", key
+    if reached == 1:  # one source's corpus: the others are named as not built
+        assert "not built yet (no stats.json): commoncrawl, c4, github, wikipedia, arxiv, stackexchange" in sections["funnels"]
+
+
+def test_report_reads_a_stats_json_of_an_older_version_and_an_unreadable_one(tmp_path):
+    """A stats.json written before `errors`/`chars_*` existed is drawn with n/a and the missing
+    fields named; one cut short is named as unreadable; a job that kept nothing is said plainly."""
+    data, runs = _world(tmp_path)
+    for source, stats in (("wikipedia", {"source": "wikipedia", "documents_in": 12, "documents_out": 9,
+                                         "dropped": {"redirect": 3}}),
+                          ("arxiv", {"source": "arxiv", "documents_in": 4, "documents_out": 0,
+                                     "dropped": {"too_little_text": 3}, "errors": {"bad_gzip": 1},
+                                     "chars_in": 900, "chars_out": 0, "chars_dropped": {"too_little_text": 800}})):
+        os.makedirs(data / "clean" / source)
+        (data / "clean" / source / "stats.json").write_text(json.dumps(stats))
+    os.makedirs(data / "clean" / "c4")
+    (data / "clean" / "c4" / "stats.json").write_text(json.dumps({"source": "c4", "documents_in": 5})[:20])
+    page = open(build_report(str(data), str(runs), str(tmp_path / "report"))).read()
+    funnels = _sections(page)["funnels"]
+    assert "<tr><td>wikipedia</td><td>12</td><td>9</td><td>3</td><td>n/a</td><td>n/a</td><td>n/a</td>" in funnels
+    assert "wikipedia: stats.json lacks errors, chars_in, chars_out" in funnels
+    assert "arxiv: the job kept 0 documents" in funnels
+    assert "unreadable stats.json (not JSON, or cut short): c4" in funnels
+    assert "not built yet (no stats.json): github, stackexchange" in funnels
+    assert {"funnel_wikipedia.png", "funnel_arxiv.png"} <= set(os.listdir(tmp_path / "report"))
+
+
+def test_report_draws_each_languages_perplexity_cutoffs(tmp_path):
+    """`--languages en,fr,de`: the job writes perplexity_cutoffs.by_language; each language's pages
+    are drawn against that language's cutoffs, not all against English's."""
+    data, runs = _world(tmp_path)
+    by_language = {"en": {"head": 340.0, "tail": 520.0, "from": "en.cutoffs.json"},
+                   "fr": {"head": 505.5, "tail": 880.0, "from": "fr.cutoffs.json"},
+                   "de": {"head": 410.0, "tail": 690.0, "from": "flags"}}
+    stats_path = data / "clean" / "commoncrawl" / "stats.json"
+    stats = json.loads(stats_path.read_text())
+    stats["perplexity_cutoffs"] = {**by_language["en"], "by_language": by_language}
+    stats_path.write_text(json.dumps(stats))
+    langs = ["en"] * 5 + ["fr"] * 3 + ["de"] * 2
+    _write_docs(str(data / "clean" / "commoncrawl" / "commoncrawl-00000-of-00001.jsonl.gz"),
+                [{"id": f"cc/{i}", "text": "t", "source": "commoncrawl",
+                  "meta": {"perplexity": 100.0 + 40 * i, "language": lang, "language_score": 0.9}}
+                 for i, lang in enumerate(langs)])
+    section = _sections(open(build_report(str(data), str(runs), str(tmp_path / "report"))).read())["perplexity"]
+    assert "<td>fr</td><td>505.5</td><td>880</td><td>fr.cutoffs.json</td><td>3</td>" in section
+    assert "<td>de</td><td>410</td><td>690</td><td>flags</td><td>2</td>" in section
+    assert "<td>en</td><td>340</td><td>520</td><td>en.cutoffs.json</td><td>5</td>" in section
+
+
+def test_report_survives_a_cut_shard_and_a_killed_runs_last_line(tmp_path):
+    """A clean shard copied half-way (gzip cut short) and a metrics.jsonl whose last line a killed
+    run left unfinished: the report uses what it can read and says what it skipped."""
+    data, runs = _world(tmp_path)
+    shard = data / "clean" / "books" / "books-00000-of-00001.jsonl.gz"
+    rng = __import__("random").Random(0)
+    words = "the of and a to in he was that it his her with as had for".split()
+    _write_docs(str(shard), [{"id": f"b/{i}", "text": " ".join(rng.choice(words) for _ in range(3000)),
+                              "source": "books", "meta": {"cluster_size": 1}} for i in range(40)])
+    blob = shard.read_bytes()
+    shard.write_bytes(blob[: len(blob) // 2])
+    with open(runs / "demo" / "metrics.jsonl", "a") as f:
+        f.write('{"step": 21, "loss": 5.9, "lr": 0.0009')  # killed mid-append
+    sections = _sections(open(build_report(str(data), str(runs), str(tmp_path / "report"))).read())
+    books = sections["books"]
+    assert "unreadable shard(s) skipped from the fault on: books-00000-of-00001.jsonl.gz (EOFError)" in books
+    kept = int(re.search(r"<tr><td>1</td><td>(\d+)</td></tr>", books).group(1))
+    assert 0 < kept < 40  # the books before the cut are counted
+    assert "20 steps" in sections["training"]
+    assert "1 line(s) of demo/metrics.jsonl that are not JSON rows skipped" in sections["training"]
+
+
+def test_report_says_a_run_has_no_validation_rows(tmp_path):
+    data, runs = _world(tmp_path)
+    with open(runs / "demo" / "metrics.jsonl", "w") as f:
+        for step in range(1, 6):
+            f.write(json.dumps({"step": step, "loss": 8 - step * 0.1, "lr": 1e-3, "tokens_per_s": 1000}) + "\n")
+    training = _sections(open(build_report(str(data), str(runs), str(tmp_path / "report"))).read())["training"]
+    assert "5 steps" in training and "<img" in training
+    assert "run demo has no val_loss rows" in training
+
+
+def test_report_page_is_self_contained(tmp_path):
+    """Opens offline: no URL to fetch (fonts, scripts, CDNs); every image is inline and a PNG."""
+    data, runs = _world(tmp_path)
+    page = open(build_report(str(data), str(runs), str(tmp_path / "report"))).read()
+    assert not re.search(r"(https?:)?//[\w.-]+\.\w", page.replace("<!doctype html>", ""))
+    assert not re.search(r"<(link|iframe|object|embed)\b|@import|url\(|<script[^>]*\bsrc=", page, re.I)
+    sources = re.findall(r'<img [^>]*src="([^"]*)"', page)
+    assert len(sources) == 7
+    for src in sources:
+        assert src.startswith("data:image/png;base64,")
+        assert __import__("base64").b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
