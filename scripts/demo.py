@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(DEMO_RUN)
         print(f"[demo] {name}: {' '.join(cmd[1:])}", flush=True)
         t0 = time.time()
-        proc = subprocess.run(cmd)
+        try:
+            proc = subprocess.run(cmd)
+        except KeyboardInterrupt:  # Ctrl-C reaches the stage too; every stage rewrites its outputs
+            print(f"\n[demo] interrupted during {name}: run `make demo` again to redo it", file=sys.stderr)
+            return 130
         if proc.returncode != 0:
             print(f"[demo] {name} failed (exit {proc.returncode})", file=sys.stderr)
             return proc.returncode
