@@ -29,8 +29,8 @@ sample: setup
 
 corpus: setup
 	@test -n "$(SOURCE)" || { echo "usage: make corpus SOURCE=<name> [INPUT=glob] [DATA=data] [BEAM_ARGS=...]"; \
-	  $(PY) -m pipeline.run --help | tail -1; exit 2; }
-	$(PY) -m pipeline.run --source $(SOURCE) $(if $(INPUT),--input '$(INPUT)') --output '$(DATA)' \
+	  $(PY) -m sources.run --help | tail -1; exit 2; }
+	$(PY) -m sources.run --source $(SOURCE) $(if $(INPUT),--input '$(INPUT)') --output '$(DATA)' \
 	  $(if $(filter commoncrawl,$(SOURCE)),--lm-dir '$(DATA)/models' --classifier-model '$(DATA)/models/wiki_classifier.bin') \
 	  $(BEAM_ARGS)
 
@@ -38,7 +38,7 @@ tokenizer: setup
 	$(PY) -m tokenizer.train --data '$(DATA)' $(if $(VOCAB),--vocab-size $(VOCAB))
 
 tokens: setup
-	$(PY) -m pipeline.tokens --data '$(DATA)' --seq-len $(SEQ_LEN) $(if $(TOTAL_TOKENS),--total-tokens $(TOTAL_TOKENS)) $(BEAM_ARGS)
+	$(PY) -m tokens.run --data '$(DATA)' --seq-len $(SEQ_LEN) $(if $(TOTAL_TOKENS),--total-tokens $(TOTAL_TOKENS)) $(BEAM_ARGS)
 
 train: setup
 	$(PY) -m training.train --model $(MODEL) --run $(RUN) --data '$(DATA)' \
@@ -51,10 +51,10 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 lm: setup
-	$(PY) -m sources.commoncrawl_lm --data '$(DATA)'
+	$(PY) -m sources.commoncrawl.lm --data '$(DATA)'
 
 classifier: setup
-	$(PY) -m sources.commoncrawl_classifier --data '$(DATA)'
+	$(PY) -m sources.commoncrawl.classifier --data '$(DATA)'
 
 clean-data:
 	rm -rf '$(DATA)/clean' '$(DATA)/rejected' '$(DATA)/errors' '$(DATA)/tokens' '$(DATA)/tokenizer'

@@ -18,9 +18,9 @@ import time
 from benchmarks.common import Row, best_of
 from pipeline.document import Document
 from samples.arxiv import _articles, _bulk, _good_papers
-from scripts.fetch_assets import asset_path
-from sources import arxiv_tex as tex
-from sources.arxiv import ArxivConfig, ArxivSource, clean_paper, read_papers
+from pipeline.assets import asset_path
+from sources.arxiv import tex
+from sources.arxiv.source import ArxivConfig, ArxivSource, clean_paper, read_papers
 from tests.helpers import run_source
 
 

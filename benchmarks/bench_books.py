@@ -28,9 +28,9 @@ from datasketch import MinHash, MinHashLSH
 
 from benchmarks.common import Row, best_of, peak_rss_mb
 from samples.books import edit_paragraphs
-from scripts.fetch_assets import asset_path
-from sources.books_gutenberg import decode_book, strip_gutenberg
-from sources.books_minhash import LshParams, Signer
+from pipeline.assets import asset_path
+from sources.books.gutenberg import decode_book, strip_gutenberg
+from sources.books.minhash import LshParams, Signer
 
 PARAMS = LshParams()
 
@@ -79,7 +79,7 @@ def plain_loop(paths: list[str]) -> int:
 
 
 _CHILD = """import json, sys
-from pipeline.run import main
+from sources.run import main
 rc = main(sys.argv[1:])
 status = open("/proc/self/status").read() if sys.platform.startswith("linux") else ""
 hwm = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")]
@@ -89,7 +89,7 @@ sys.exit(rc)
 
 
 def _job(raw: str, out: str) -> tuple[float, float, dict]:
-    """The real job (`pipeline.run.main`) in a child process on the one-core in-memory DirectRunner:
+    """The real job (`sources.run.main`) in a child process on the one-core in-memory DirectRunner:
     (CPU seconds incl. Python and Beam start-up, peak RSS MB from the child's own VmHWM, stats)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run([sys.executable, "-c", _CHILD, "--source", "books", "--input", raw, "--output", out,

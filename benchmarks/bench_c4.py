@@ -1,4 +1,4 @@
-"""C4 page-cleaning rules: pages/s and MB/s per core, ours (`sources.c4_rules.CleanPage`, a
+"""C4 page-cleaning rules: pages/s and MB/s per core, ours (`sources.c4.rules.CleanPage`, a
 regex sentence splitter) beside datatrove's `C4QualityFilter` (spaCy tokenizer + sentencizer),
 on the same pages in the same run, with their keep/drop agreement.
 
@@ -14,8 +14,8 @@ import time
 from benchmarks.common import Row
 from pipeline.document import Document
 from samples.c4 import comparison_pages
-from scripts.fetch_assets import asset_path
-from sources.c4_rules import BadWords, CleanPage
+from pipeline.assets import asset_path
+from sources.c4.rules import BadWords, CleanPage
 
 
 def _ours(texts: list[str]) -> list[bool]:

@@ -63,8 +63,8 @@ def models(tmp: str, assets: str, reference: str) -> tuple[str, str]:
     """(lm_dir, classifier path), small and trained now so every run measures the same models:
     the LM on 40 enwiki articles (cutoffs from the benchmark's own pages, as `make lm` does
     from the raw pages), the classifier on those articles vs word-salad pages."""
-    from sources import commoncrawl_classifier as classifier
-    from sources import commoncrawl_lm as lm
+    from sources.commoncrawl import classifier
+    from sources.commoncrawl import lm
 
     lm_dir = os.path.join(tmp, "models")
     wiki = list(itertools.islice(lm.dump_texts(os.path.join(assets, lm.ENWIKI_ASSET)), 40))
@@ -90,7 +90,7 @@ def memory_mb() -> dict[str, float]:
 
 def child(mode: str, lm_dir: str, model: str, out: str, paths: list[str], repeat: int = 2) -> dict:
     """The Beam job or the plain loop in this process, best of `repeat` runs (the first pays warm-up)."""
-    from sources.commoncrawl import CommonCrawl, CommonCrawlConfig
+    from sources.commoncrawl.source import CommonCrawl, CommonCrawlConfig
 
     source = CommonCrawl(CommonCrawlConfig(lm_dir=lm_dir, classifier_model=model))
     for filt in source.filters().values():
@@ -119,7 +119,7 @@ def run_once(mode: str, source, out: str, paths: list[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline import files
-    from pipeline.run import build
+    from sources.run import build
 
     options = PipelineOptions(["--runner=DirectRunner", "--direct_running_mode=in_memory"])
     with beam.Pipeline(options=options) as p:
@@ -161,7 +161,7 @@ def lid_rows(paths: list[str]) -> list[Row]:
 
 
 def run(quick: bool = True) -> list[Row]:
-    from scripts.fetch_assets import asset_path
+    from pipeline.assets import asset_path
     from samples.commoncrawl import fortunes
 
     assets = os.path.dirname(asset_path("lid.176.ftz"))

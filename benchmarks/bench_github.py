@@ -16,8 +16,8 @@ from pipeline import files
 from pipeline.document import Document
 from pipeline.filters import run_filters
 from samples.github import build
-from sources import github_rules as rules
-from sources.github import GitHubSource, _repo_task, content_key, is_export
+from sources.github import rules
+from sources.github.source import GitHubSource, _repo_task, content_key, is_export
 from tests.helpers import run_source
 
 

@@ -11,7 +11,7 @@ import time
 from benchmarks.common import Row
 from pipeline import files
 from samples.stackexchange import _functions, posts_xml
-from sources.stackexchange import StackExchangeConfig, StackExchangeSource, build_thread, read_posts, thread_key
+from sources.stackexchange.source import StackExchangeConfig, StackExchangeSource, build_thread, read_posts, thread_key
 from tests.helpers import run_source
 
 

@@ -9,7 +9,7 @@ import tempfile
 import time
 
 from benchmarks.common import Row
-from pipeline import tokens
+from tokens import run as tokens
 from tests.token_fixtures import build_corpus, write_clean
 from tokenizer import corpus, train
 from tokenizer.encode import Encoder

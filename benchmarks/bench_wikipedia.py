@@ -18,9 +18,9 @@ import mwparserfromhell
 
 from benchmarks.common import Row, best_of
 from pipeline.filters import run_filters
-from scripts.fetch_assets import asset_path
-from sources import wikitext
-from sources.wikipedia import SOURCE, WikipediaConfig, filters, read_dump
+from pipeline.assets import asset_path
+from sources.wikipedia import wikitext
+from sources.wikipedia.source import SOURCE, WikipediaConfig, filters, read_dump
 from tests.helpers import run_source
 
 DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"

@@ -35,7 +35,7 @@ def lid_model_path(path: str = "") -> str:
         return path
     if os.path.exists(DEFAULT_MODEL):
         return DEFAULT_MODEL
-    from scripts.fetch_assets import asset_path
+    from pipeline.assets import asset_path
 
     return asset_path("lid.176.ftz")
 

@@ -24,7 +24,7 @@ clearly labelled as made for this sample. What the sample holds and what should 
                                           ten other articles each of anthologies 1 and 3   kept
     .../N/Botchan, chapter I.epub.txt     the book's first chapter (a ninth of it)    near_duplicate
                                           (all of it is in Botchan, Jaccard ~0.11: found by the
-                                          containment bands, sources/books_minhash.py)
+                                          containment bands, sources/books/minhash.py)
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import re
 import tarfile
 import textwrap
 
-from sources.books_gutenberg import strip_gutenberg
+from sources.books.gutenberg import strip_gutenberg
 
 # The 1990s Project Gutenberg header, with the legal "small print" at the top of the file
 # (the layout of PG etexts from before ~2003; fields filled in for Botchan).

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 
-from scripts.fetch_assets import asset_path
+from pipeline.assets import asset_path
 from sources.registry import ALL_SOURCES
 
 

@@ -103,7 +103,7 @@ def _news(assets_dir: str, rng: random.Random, first: int = 0, end: int = NEWS_P
 
 
 def _wikipedia(assets_dir: str) -> list[tuple[str, str, str]]:
-    from sources.commoncrawl_lm import ENWIKI_ASSET, dump_texts
+    from sources.commoncrawl.lm import ENWIKI_ASSET, dump_texts
 
     pages = []
     for number, text in enumerate(dump_texts(os.path.join(assets_dir, ENWIKI_ASSET))):
@@ -135,7 +135,7 @@ def fortunes(lang: str, rng: random.Random) -> list[str]:
 
 def _foreign(assets_dir: str, rng: random.Random) -> list[tuple[str, str, str]]:
     """German and Russian fortunes grouped into pages; Bulgarian Wikipedia articles."""
-    from sources.commoncrawl_lm import dump_texts
+    from sources.commoncrawl.lm import dump_texts
 
     pages = []
     for lang, code in (("de", "deu"), ("ru", "rus")):

@@ -14,11 +14,12 @@ import subprocess
 import sys
 import time
 
-from sources.registry import available
+from sources.registry import ALL_SOURCES, available
 
 DEMO_RUN = os.path.join("runs", "demo")
-# Wikipedia first: its output feeds CommonCrawl's KenLM model and classifier.
-CORPUS_ORDER = ("wikipedia", "c4", "github", "books", "arxiv", "stackexchange", "commoncrawl")
+# Table 1's order, but Wikipedia first and CommonCrawl last: Wikipedia's output feeds
+# CommonCrawl's KenLM model and classifier (`make lm`, `make classifier`).
+CORPUS_ORDER = tuple(sorted(ALL_SOURCES, key=lambda name: (name == "commoncrawl") - (name == "wikipedia")))
 
 
 def built(module: str) -> bool:
@@ -34,17 +35,17 @@ def stages(data: str) -> list[tuple[str, list[str] | None]]:
     sources = available()
     for name in CORPUS_ORDER:
         if name == "commoncrawl" and name in sources:
-            out.append(("lm", [py, "-m", "sources.commoncrawl_lm", "--data", data]))
-            out.append(("classifier", [py, "-m", "sources.commoncrawl_classifier", "--data", data]))
+            out.append(("lm", [py, "-m", "sources.commoncrawl.lm", "--data", data]))
+            out.append(("classifier", [py, "-m", "sources.commoncrawl.classifier", "--data", data]))
         models = ["--lm-dir", f"{data}/models", "--classifier-model", f"{data}/models/wiki_classifier.bin"]
-        out.append((f"corpus {name}", [py, "-m", "pipeline.run", "--source", name, "--output", data, "--keep-rejected",
+        out.append((f"corpus {name}", [py, "-m", "sources.run", "--source", name, "--output", data, "--keep-rejected",
                                        *(models if name == "commoncrawl" else [])] if name in sources else None))
     # The sample is a few MB: a 4,000-piece vocabulary and 256-token sequences fit it (the paper's
     # 32,000 and 2,048 need a real corpus; both are the defaults of `make tokenizer` / `make tokens`).
     out.append(("tokenizer", [py, "-m", "tokenizer.train", "--data", data, "--vocab-size", "4000"]
                 if built("tokenizer.train") else None))
-    out.append(("tokens", [py, "-m", "pipeline.tokens", "--data", data, "--seq-len", "256"]
-                if built("pipeline.tokens") else None))
+    out.append(("tokens", [py, "-m", "tokens.run", "--data", data, "--seq-len", "256"]
+                if built("tokens.run") else None))
     out.append(("train tiny", [py, "-m", "training.train", "--model", "tiny", "--run", "demo", "--data", data,
                                "--demo"] if built("training.train") else None))
     out.append(("report", [py, "-m", "scripts.report", "--data", data] if built("scripts.report") else None))

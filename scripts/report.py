@@ -28,13 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
 from sources.registry import ALL_SOURCES  # noqa: E402
+from sources.table1 import TABLE1  # noqa: E402
 
-# Table 1 of the paper: sampling proportion, epochs, disk size.
-PAPER_TABLE1 = {
-    "commoncrawl": (0.670, 1.10, "3.3 TB"), "c4": (0.150, 1.06, "783 GB"), "github": (0.045, 0.64, "328 GB"),
-    "wikipedia": (0.045, 2.45, "83 GB"), "books": (0.045, 2.23, "85 GB"), "arxiv": (0.025, 1.06, "92 GB"),
-    "stackexchange": (0.020, 1.03, "78 GB"),
-}
 MAX_DOCS_SCANNED = 200_000  # per source, for the histograms
 
 
@@ -203,7 +198,7 @@ def perplexity(report: Report, data: str) -> None:
     used = stats.get("perplexity_cutoffs")  # the cutoffs the job applied (flags or make lm's)
     used = used if isinstance(used, dict) else {}
     # With --languages beyond one, the job scores each page with its own language's LM and cutoffs
-    # (sources/commoncrawl.py `extra_stats`): one histogram per language, each with its own lines.
+    # (sources/commoncrawl/source.py `extra_stats`): one histogram per language, each with its own lines.
     by_language = used.get("by_language") if isinstance(used.get("by_language"), dict) else {}
     by_language = {lang: c for lang, c in by_language.items() if isinstance(c, dict)}
     scan, groups = Scan(), {}
@@ -321,10 +316,10 @@ def mixture(report: Report, data: str) -> None:
         report.section("mixture", "Token mixture vs the paper's Table 1", _missing("data/tokens/mix.json"))
         return
     rows = []
-    for source, (paper_p, paper_epochs, paper_disk) in PAPER_TABLE1.items():
+    for source, row in TABLE1.items():
         m = (mix.get("sources") or {}).get(source) or {}
         asked, real = m.get("proportion_asked"), m.get("proportion_realised")
-        rows.append([source, f"{paper_p:.1%}", f"{paper_epochs:.2f}", paper_disk,
+        rows.append([source, f"{row.proportion:.1%}", f"{row.epochs:.2f}", row.disk_size,
                      f"{asked:.1%}" if isinstance(asked, (int, float)) else "-",
                      f"{real:.2%}" if isinstance(real, (int, float)) else "-",
                      f"{m['epochs']:.2f}" if isinstance(m.get("epochs"), (int, float)) else "-",
@@ -333,7 +328,7 @@ def mixture(report: Report, data: str) -> None:
               "tokens available"]
     shards = [s for s in mix.get("shards") or [] if isinstance(s, dict)]
     total = sum(_number(s, "tokens") or 0 for s in shards)
-    absent = [s for s in PAPER_TABLE1 if not (mix.get("sources") or {}).get(s)]
+    absent = [s for s in TABLE1 if not (mix.get("sources") or {}).get(s)]
     note = (f'<p class="missing">Not in the mixture: {html.escape(", ".join(absent))} (no clean shards when '
             f"`make tokens` ran; their weight was spread over the others).</p>") if absent else ""
     report.section("mixture", "Token mixture vs the paper's Table 1",

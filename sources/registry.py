@@ -1,11 +1,18 @@
-"""Source name -> `Source` class. A source is listed once its module exists."""
+"""Source name -> `Source` class: each source is a package `sources/<name>/` whose `source`
+module sets `SOURCE = <class>`. A source is listed once its package exists."""
 
 from __future__ import annotations
 
 import importlib
 
-# The paper's seven sources in Table 1 order (module name = source name).
-ALL_SOURCES = ("commoncrawl", "c4", "github", "wikipedia", "books", "arxiv", "stackexchange")
+from sources.table1 import TABLE1
+
+# The paper's seven sources in Table 1 order (package name = source name).
+ALL_SOURCES = tuple(TABLE1)
+
+
+def _module(name: str) -> str:
+    return f"sources.{name}.source"
 
 
 def available() -> list[str]:
@@ -13,9 +20,9 @@ def available() -> list[str]:
     names = []
     for name in ALL_SOURCES:
         try:
-            importlib.import_module(f"sources.{name}")
+            importlib.import_module(_module(name))
         except ModuleNotFoundError as exc:
-            if exc.name != f"sources.{name}":
+            if exc.name not in (f"sources.{name}", _module(name)):
                 raise
             continue
         names.append(name)
@@ -27,5 +34,4 @@ def get(name: str):
     valid = available()
     if name not in valid:
         raise KeyError(f"unknown source {name!r}; valid sources: {', '.join(valid) or '(none built yet)'}")
-    module = importlib.import_module(f"sources.{name}")
-    return module.SOURCE
+    return importlib.import_module(_module(name)).SOURCE

@@ -11,7 +11,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline import stats
-from pipeline.run import build, collect_stats
+from sources.run import build, collect_stats
 
 
 def run_source(source, inputs: list[str], output: str, keep_rejected: bool = True, num_shards: int = 0) -> dict:

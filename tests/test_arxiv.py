@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.document import Document, ErrorRecord, stable_id
-from sources import arxiv_archive as archive
-from sources import arxiv_tex as tex
-from sources.arxiv import ArxivConfig, ArxivSource, clean_paper, read_papers
+from sources.arxiv import archive
+from sources.arxiv import tex
+from sources.arxiv.source import ArxivConfig, ArxivSource, clean_paper, read_papers
 from tests.helpers import clean_docs, read_jsonl_gz, run_source
 
 
@@ -256,7 +256,7 @@ def test_bad_inputs_become_errors(tmp_path):
 # --- the whole job ---------------------------------------------------------------------------------
 def test_job_on_sample(tmp_path):
     from samples import arxiv as sample
-    from scripts.fetch_assets import asset_path
+    from pipeline.assets import asset_path
 
     raw, out = tmp_path / "raw", tmp_path / "out"
     raw.mkdir()

@@ -18,10 +18,10 @@ from datasketch import MinHash
 from pipeline.document import stable_id
 from samples.books import (OLD_FOOTER, OLD_HEADER, drop_chapter, edit_paragraphs, first_chapters, lee_anthologies,
                           lee_book)
-from scripts.fetch_assets import asset_path
-from sources.books import BooksConfig, BooksSource
-from sources.books_gutenberg import BadBook, decode_book, parse_pg19_metadata, strip_gutenberg
-from sources.books_minhash import (LshParams, Signer, UnionFind, band_keys, bucket_pairs, candidate_probability,
+from pipeline.assets import asset_path
+from sources.books.source import BooksConfig, BooksSource
+from sources.books.gutenberg import BadBook, decode_book, parse_pg19_metadata, strip_gutenberg
+from sources.books.minhash import (LshParams, Signer, UnionFind, band_keys, bucket_pairs, candidate_probability,
                                    containment_candidate_probability, containment_keys, estimate_overlap,
                                    false_candidate_rates, is_duplicate, pairs_capped, shingle_hash32, size_class,
                                    FAR, LARGE, NEAR, SMALL)
@@ -377,7 +377,7 @@ def test_pg19_layout_without_catalogue_is_not_pg19(tmp_path):
 
 def test_too_short_counts_words():
     from pipeline.document import Document
-    from sources.books import OtherPileSet, TooShort
+    from sources.books.source import OtherPileSet, TooShort
 
     assert TooShort(3)(Document("b/1", "one two three", "books")) == (True, "")
     assert TooShort(3)(Document("b/2", " one\ntwo ", "books")) == (False, "too_short")
@@ -387,7 +387,7 @@ def test_too_short_counts_words():
 
 
 def test_flags_render_in_help():
-    from pipeline.run import build_parser
+    from sources.run import build_parser
 
     text = build_parser(BooksSource).format_help()
     assert "--bands" in text and "--max-book-mb" in text and "--threshold" in text

@@ -17,10 +17,10 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline.dedup import RemoveRepeatedSpans
 from pipeline.document import Document, ErrorRecord
 from samples import c4 as sample
-from scripts.fetch_assets import asset_path
-from sources import c4_rules
-from sources.c4 import C4Config, C4Source, page_spans, read_c4_json, remove_spans
-from sources.c4_rules import BadWords, CleanPage, MaxPageLength, count_sentences, split_sentences
+from pipeline.assets import asset_path
+from sources.c4 import rules as c4_rules
+from sources.c4.source import C4Config, C4Source, page_spans, read_c4_json, remove_spans
+from sources.c4.rules import BadWords, CleanPage, MaxPageLength, count_sentences, split_sentences
 from tests.helpers import clean_docs, read_jsonl_gz, run_source
 
 ASSETS = os.path.dirname(asset_path("lee_background.cor"))
@@ -174,9 +174,9 @@ def test_truncated_gzip_keeps_what_was_read(tmp_path):
 
 
 def test_giant_line_is_skipped_and_counted(tmp_path, monkeypatch):
-    import sources.c4
+    import sources.c4.source
 
-    monkeypatch.setattr(sources.c4, "MAX_LINE_BYTES", 1000)
+    monkeypatch.setattr(sources.c4.source, "MAX_LINE_BYTES", 1000)
     path = str(tmp_path / "c4-train.00002-of-01024.json.gz")
     write_gz(path, [json.dumps({"text": "x " * 5000}).encode() + b"\n", json.dumps({"text": GOOD}).encode()])
     records = list(read_c4_json(path))

@@ -212,7 +212,7 @@ def test_tally_counts_every_kind():
 
 
 def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "pipeline.run", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "sources.run", *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, **kw)
 
 
@@ -297,7 +297,7 @@ def test_expand_inputs_non_utf8_file_name_is_a_clear_error(tmp_path):
 
 
 def test_cli_job_counts_a_file_given_twice_once(tmp_path):
-    """The real job through `python -m pipeline.run`: a folder glob, the same Posts.xml named
+    """The real job through `python -m sources.run`: a folder glob, the same Posts.xml named
     again, an editor backup beside it and a trailing comma; each question is counted once."""
     raw = tmp_path / "my dumps é"
     posts = _stackexchange_dump(raw)
@@ -317,7 +317,7 @@ def test_beam_options_keep_the_users_direct_runner_flags():
     user's own `--direct_running_mode` / `--direct_num_workers`, overriding them."""
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-    from pipeline.run import beam_options
+    from pipeline.options import beam_options
     opts = beam_options(["--direct_running_mode", "in_memory"]).view_as(DirectOptions)
     assert opts.direct_running_mode == "in_memory"
     opts = beam_options(["--direct_num_workers=3"])

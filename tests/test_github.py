@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from pipeline import files
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import run_filters
-from sources import github_rules as rules
-from sources.github import GitHubConfig, GitHubSource, _repo_task, decode_content, is_export
+from sources.github import rules
+from sources.github.source import GitHubConfig, GitHubSource, _repo_task, decode_content, is_export
 from samples.github import STACK_ROWS, build
-from sources.github_headers import strip_header
+from sources.github.headers import strip_header
 from tests.helpers import clean_docs, read_jsonl_gz, run_source
 
 COMMON = "/usr/share/common-licenses"

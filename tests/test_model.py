@@ -123,7 +123,7 @@ def test_export_carries_the_tokenizer_and_sample_writes_text(tmp_path):
     import sentencepiece as spm
     from transformers import AutoTokenizer, LlamaTokenizer
 
-    from scripts.fetch_assets import asset_path
+    from pipeline.assets import asset_path
     from training.config import TrainConfig
     from training.tools import sample
 

@@ -15,7 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import mixture, tokens
+from sources import table1
+from tokens import mixture
+
+from tokens import run as tokens
 from pipeline.files import stable_hash64
 from tests.token_fixtures import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, corpus, train
@@ -179,14 +182,14 @@ def test_weights_file_validation(tmp_path):
     for bad, message in [("[1, 2]", "JSON object"), ('{"c4": -1}', "'c4'"), ('{"c4": 0}', "all weights are zero")]:
         path.write_text(bad)
         with pytest.raises(ValueError, match=message):
-            mixture.load_weights(str(path))
-    assert mixture.normalise({"a": 3, "b": 1, "c": 4}, ["a", "b"]) == {"a": 0.75, "b": 0.25}
+            table1.load_weights(str(path))
+    assert table1.normalise({"a": 3, "b": 1, "c": 4}, ["a", "b"]) == {"a": 0.75, "b": 0.25}
     total, anchor = mixture.default_total_sequences({"commoncrawl": 100, "c4": 50}, {"commoncrawl": 0.8, "c4": 0.2})
     assert anchor == "commoncrawl" and total == 138  # ceil(1.10 * 100 / 0.8)
 
 
 def test_cli_help():
-    out = subprocess.run([sys.executable, "-m", "pipeline.tokens", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "tokens.run", "--help"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "--seq-len" in out and "--total-tokens" in out and "--weights" in out
 
@@ -210,7 +213,7 @@ def test_bad_lines_and_truncated_shards_are_counted_not_fatal(corpus_dir, tmp_pa
 def test_epoch_order_is_a_fresh_permutation_both_ways(n, monkeypatch):
     """Small sources use a materialised permutation; big ones a Feistel network computed per
     position (forced here): both must visit every sequence exactly once per epoch."""
-    from pipeline import token_streams
+    from tokens import streams as token_streams
 
     orders = []
     for materialised in (1 << 22, 0):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipeline.document import Document, ErrorRecord
 from pipeline.warc import read_warc, read_warc_stream
-from scripts.fetch_assets import asset_path
+from pipeline.assets import asset_path
 
 
 def record(url: str, block: bytes, content_length: int | None = None, rtype: str = "conversion",

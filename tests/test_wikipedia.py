@@ -13,9 +13,11 @@ import pytest
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import run_filters
 from samples import wikipedia as sample
-from scripts.fetch_assets import asset_path
-from sources import wikipedia_dump, wikipedia_ranges, wikitext
-from sources.wikipedia import SOURCE, WikipediaConfig, filters, plan_ranges, read_dump
+from pipeline.assets import asset_path
+from sources.wikipedia import dump as wikipedia_dump
+from sources.wikipedia import ranges as wikipedia_ranges
+from sources.wikipedia import wikitext
+from sources.wikipedia.source import SOURCE, WikipediaConfig, filters, plan_ranges, read_dump
 from tests.helpers import clean_docs, read_jsonl_gz, run_source
 
 EN, DE, RU = (wikitext.dropped_prefixes(lang) for lang in ("en", "de", "ru"))

@@ -8,7 +8,7 @@ import os
 
 from pipeline.document import Document, stable_id
 from pipeline.writers import gzip_lines
-from scripts.fetch_assets import asset_path
+from pipeline.assets import asset_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -21,8 +21,9 @@ import sentencepiece as spm
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
-from pipeline import files, mixture
-from pipeline.run import setup_logging
+from pipeline import files
+from sources import table1
+from pipeline.options import setup_logging
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, corpus, reference, sample
 from tokenizer.encode import MAX_VOCAB
 
@@ -115,7 +116,7 @@ def available_weights(data: str, weights: dict[str, float]) -> tuple[dict[str, f
     for s in skipped:
         print(f"[tokenizer] {s}: no clean shards under {corpus.source_dir(data, s)}, skipped "
               f"(its weight is spread over the others)")
-    return mixture.normalise(weights, present), skipped
+    return table1.normalise(weights, present), skipped
 
 
 def run(data: str, cfg: TokenizerConfig, out_dir: str | None = None) -> dict:
@@ -124,7 +125,7 @@ def run(data: str, cfg: TokenizerConfig, out_dir: str | None = None) -> dict:
                          f"at most {MAX_VOCAB:,} pieces")
     out_dir = out_dir or FileSystems.join(data, "tokenizer")
     start = time.time()
-    weights = mixture.load_weights(cfg.weights) if cfg.weights else mixture.paper_weights()
+    weights = table1.load_weights(cfg.weights) if cfg.weights else table1.paper_weights()
     weights, skipped = available_weights(data, weights)
     lines, drawn = sample.draw(data, weights, cfg.sample_chars, cfg.max_sentence_length, cfg.seed,
                                cfg.heldout_fraction, cfg.heldout_chars)

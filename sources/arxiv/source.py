@@ -3,8 +3,8 @@ first section, as well as the bibliography. We also removed the comments from th
 and inline-expanded definitions and macros written by users" (after Lewkowycz et al., 2022).
 
 Input: bulk `arXiv_src_YYMM_NNN.tar` files of per-paper `.gz`, or folders of per-paper `.gz` /
-`.tar.gz` or e-prints saved under their bare id (see sources/arxiv_archive.py). One document per
-paper: the top-level file(s) its 00README names (sources/arxiv_readme.py) or the main file, with
+`.tar.gz` or e-prints saved under their bare id (see sources/arxiv/archive.py). One document per
+paper: the top-level file(s) its 00README names (sources/arxiv/readme.py) or the main file, with
 `\\input`s resolved inside the paper's archive and comments removed (ReadPapers), then
 ExpandMacros -> CutBeforeFirstSection -> RemoveBibliography -> DropTooLittleText -> DetectLanguage.
 """
@@ -22,12 +22,12 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import stats
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.filters import Filter
-from sources import arxiv_archive as archive
-from sources import arxiv_tex as tex
+from sources.arxiv import archive
+from sources.arxiv import tex
 from sources.base import Source, SourceConfig
 
 NAME = "arxiv"
-log = logging.getLogger("sources.arxiv")
+log = logging.getLogger("sources.arxiv.source")
 
 
 @dataclasses.dataclass

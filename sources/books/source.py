@@ -14,7 +14,7 @@ Inputs, told apart by path and content:
 The collection is part of every id, so ids never collide across collections.
 
 Steps: Read (decode UTF-8 / declared charset / latin-1, counted) -> OtherPileSet -> TooShort -> NearDuplicates
-(MinHash LSH, see sources/books_minhash.py).
+(MinHash LSH, see sources/books/minhash.py).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.filters import Filter
 from sources.base import Source, SourceConfig
-from sources.books_gutenberg import BadBook, decode_book, parse_pg19_metadata, pg_id_from_filename, strip_gutenberg
-from sources.books_minhash import (CLASSES_PER_DECADE, FAR_CLASSES, NEAR_CLASSES, LshParams, NearDuplicates,
+from sources.books.gutenberg import BadBook, decode_book, parse_pg19_metadata, pg_id_from_filename, strip_gutenberg
+from sources.books.minhash import (CLASSES_PER_DECADE, FAR_CLASSES, NEAR_CLASSES, LshParams, NearDuplicates,
                                   containment_candidate_probability, s_curve)
 
 NAME = "books"

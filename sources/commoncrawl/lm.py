@@ -1,6 +1,6 @@
 """`make lm`: the Wikipedia language model CCNet scores CommonCrawl pages with.
 
-    python -m sources.commoncrawl_lm --data data
+    python -m sources.commoncrawl.lm --data data
 
 As CCNet's `Makefile` (`lm` target): a SentencePiece unigram model is trained on Wikipedia
 text, the text is cut into pieces, `lmplz -o 5 --discount_fallback` estimates a 5-gram ARPA
@@ -29,7 +29,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from typing import Iterator
 
-from sources.perplexity import CUTOFFS, LM_MODEL, PERCENTILE_HEAD, PERCENTILE_TAIL, SP_MODEL, PerplexityModel, normalize
+from sources.commoncrawl.perplexity import CUTOFFS, LM_MODEL, PERCENTILE_HEAD, PERCENTILE_TAIL, SP_MODEL, PerplexityModel, normalize
 
 ENWIKI_ASSET = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 MIN_LINE_CHARS = 20  # paragraphs shorter than this are headings and list stubs, not prose
@@ -62,7 +62,7 @@ def wikipedia_texts(data: str) -> tuple[Iterator[str], str]:
     """(texts, where from): the Wikipedia source's clean output, else the enwiki dump asset."""
     if glob.glob(os.path.join(data, "clean", "wikipedia", "*.jsonl.gz")):
         return clean_wikipedia_texts(data), os.path.join(data, "clean", "wikipedia")
-    from scripts.fetch_assets import asset_path
+    from pipeline.assets import asset_path
 
     return dump_texts(asset_path(ENWIKI_ASSET)), f"{asset_path(ENWIKI_ASSET)} (no {data}/clean/wikipedia yet)"
 
@@ -180,7 +180,7 @@ def train_lm(texts: Iterator[str], lm_dir: str, vocab_size: int = 8000, order: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl_lm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.lm", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data", help="data root (default: data)")
     parser.add_argument("--lm-dir", default=None, help="where the models go (default: DATA/models)")
     parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary (default: 8000)")

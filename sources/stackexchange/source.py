@@ -26,10 +26,10 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.document import Document, ErrorRecord, Rejected
 from pipeline.filters import ERRORS, Filter
 from sources.base import Source, SourceConfig
-from sources.stackexchange_html import html_to_text
+from sources.stackexchange.html import html_to_text
 
 NAME = "stackexchange"
-log = logging.getLogger("sources.stackexchange")
+log = logging.getLogger("sources.stackexchange.source")
 # A `<row/>` longer than this is a broken line, not a post (the largest real posts are ~100 KB;
 # the site caps bodies at 30,000 characters of markdown).
 MAX_ROW_BYTES = 4 * 1024 * 1024

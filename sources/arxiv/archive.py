@@ -23,8 +23,8 @@ import zlib
 from typing import Iterator
 
 from pipeline.filters import RecordError
-from sources import arxiv_readme
-from sources.arxiv_tex import remove_comments
+from sources.arxiv import readme as arxiv_readme
+from sources.arxiv.tex import remove_comments
 
 # arXiv caps a submission at 50 MB (arXiv help, "Submission size"); a paper that unpacks to more
 # is not a submission as arXiv accepts them, whatever it claims to be.

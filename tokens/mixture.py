@@ -1,8 +1,5 @@
-"""The LLaMA data mixture and the rule that interleaves sources at its proportions (no Beam here).
-
-`PAPER` is Table 1 of Touvron et al. (2023), "LLaMA: Open and Efficient Foundation Language
-Models": the sampling proportion of each source in the pre-training stream, the number of epochs
-the 1.4T-token run made over it, and the disk size of the processed source.
+"""The rule that interleaves sources at their mixture proportions (no Beam here); the
+proportions themselves are the paper's Table 1 (`sources.table1`) or a user's weights file.
 
 The order of sequences follows Megatron-LM's `BlendedDataset`: the next sample comes from the
 source that is furthest behind its target count (NVIDIA/Megatron-LM,
@@ -15,66 +12,11 @@ extra sequence for the sources furthest behind over the whole stream (`shard_quo
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 
 import numpy as np
 
-
-@dataclasses.dataclass(frozen=True)
-class PaperRow:
-    proportion: float  # sampling proportion, Table 1
-    epochs: float  # epochs over the source in the 1.4T-token run, Table 1
-    disk_size: str  # processed size on disk, Table 1
-
-
-# Touvron et al. (2023), Table 1 (Pre-training data), in the table's order.
-PAPER: dict[str, PaperRow] = {
-    "commoncrawl": PaperRow(0.670, 1.10, "3.3 TB"),
-    "c4": PaperRow(0.150, 1.06, "783 GB"),
-    "github": PaperRow(0.045, 0.64, "328 GB"),
-    "wikipedia": PaperRow(0.045, 2.45, "83 GB"),
-    "books": PaperRow(0.045, 2.23, "85 GB"),
-    "arxiv": PaperRow(0.025, 1.06, "92 GB"),
-    "stackexchange": PaperRow(0.020, 1.03, "78 GB"),
-}
-
-# Table 1's display names, for printing a table that reads like the paper's.
-DISPLAY = {"commoncrawl": "CommonCrawl", "c4": "C4", "github": "Github", "wikipedia": "Wikipedia",
-           "books": "Books", "arxiv": "ArXiv", "stackexchange": "StackExchange"}
-
-
-def paper_weights() -> dict[str, float]:
-    return {name: row.proportion for name, row in PAPER.items()}
-
-
-def load_weights(path: str) -> dict[str, float]:
-    """A weights file: a JSON object {source: weight} (any positive scale; normalised later).
-
-    Sources it leaves out get weight 0. Raises ValueError naming a bad entry."""
-    with open(path, encoding="utf-8") as f:
-        raw = json.load(f)
-    if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"{path}: a weights file is a JSON object {{source: weight}}")
-    weights = {}
-    for name, value in raw.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or not math.isfinite(value):
-            raise ValueError(f"{path}: weight of {name!r} must be a number >= 0, got {value!r}")
-        weights[name] = float(value)
-    if sum(weights.values()) <= 0:
-        raise ValueError(f"{path}: all weights are zero")
-    return weights
-
-
-def normalise(weights: dict[str, float], present: list[str] | None = None) -> dict[str, float]:
-    """Weights restricted to `present` sources (in the given order) and scaled to sum to 1:
-    a source with no data has its share spread over the others in proportion."""
-    names = [n for n in (present if present is not None else list(weights)) if weights.get(n, 0) > 0]
-    total = sum(weights[n] for n in names)
-    if total <= 0:
-        raise ValueError("no source with a positive weight has data")
-    return {n: weights[n] / total for n in names}
+from sources.table1 import TABLE1, display_name
 
 
 def shard_quotas(weights: list[float], shard_sizes: list[int]) -> np.ndarray:
@@ -122,7 +64,7 @@ def default_total_sequences(sequences: dict[str, int], weights: dict[str, float]
     """The stream length at which the anchor source is seen its paper epochs: CommonCrawl at
     1.10 epochs (Table 1), or, without CommonCrawl, the heaviest source present at its own."""
     anchor = "commoncrawl" if "commoncrawl" in weights else max(weights, key=lambda n: (weights[n], n))
-    epochs = PAPER[anchor].epochs if anchor in PAPER else 1.0
+    epochs = TABLE1[anchor].epochs if anchor in TABLE1 else 1.0
     return max(1, math.ceil(epochs * sequences[anchor] / weights[anchor])), anchor
 
 
@@ -132,9 +74,9 @@ def table(rows: list[dict]) -> str:
             f"{'Disk size':>10} {'(paper)':>8} {'Tokens':>14}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        paper = PAPER.get(r["source"])
+        paper = TABLE1.get(r["source"])
         lines.append(
-            f"{DISPLAY.get(r['source'], r['source']):<14} {100 * r['proportion_realised']:>13.2f}% "
+            f"{display_name(r['source']):<14} {100 * r['proportion_realised']:>13.2f}% "
             f"{100 * r['proportion_asked']:>7.2f}% "
             f"{(f'{100 * paper.proportion:.1f}%' if paper else '-'):>8} {r['epochs']:>7.2f} "
             f"{(f'{paper.epochs:.2f}' if paper else '-'):>8} {_size(r['disk_bytes']):>10} "

@@ -1,6 +1,6 @@
 """`make classifier`: the fastText "Wikipedia reference" classifier of the LLaMA paper (section 2).
 
-    python -m sources.commoncrawl_classifier --data data
+    python -m sources.commoncrawl.classifier --data data
 
 LLaMA: "we trained a linear model to classify pages used as references in Wikipedia v.s.
 randomly sampled pages, and discarded pages not classified as references." RedPajama's
@@ -39,7 +39,7 @@ def classifier_text(text: str) -> str:
 def require_classifier(path: str) -> None:
     if not os.path.exists(path):
         raise FileNotFoundError(f"CommonCrawl Wikipedia-reference classifier missing: {path}; "
-                                f"run `make classifier` first (python -m sources.commoncrawl_classifier --data DATA)")
+                                f"run `make classifier` first (python -m sources.commoncrawl.classifier --data DATA)")
 
 
 class WikiReference(Filter):
@@ -137,9 +137,9 @@ def train(wiki: list[str], cc: list[str], out_path: str, seed: int = 1234, epoch
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sources.commoncrawl_lm import wikipedia_texts
+    from sources.commoncrawl.lm import wikipedia_texts
 
-    parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl_classifier",
+    parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.classifier",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="data", help="data root (default: data)")
     parser.add_argument("--output", default=None, help=f"model path (default: DATA/models/{MODEL_NAME})")

@@ -10,7 +10,7 @@ Anything else (a `wet.paths.gz` list passed by mistake) is one `unreadable_file`
 
 Steps (labels as in the Beam graph), after TFDS `tensorflow_datasets/text/c4.py`:
 `PageLength` (TFDS `is_valid_length`) -> `DedupUrl` (TFDS `normalize_url` + `dedupe_urls`, one page per URL) ->
-`CleanPage` (`sources.c4_rules.CleanPage`: the line and page rules) -> `BadWords` (LDNOOBW) ->
+`CleanPage` (`sources.c4.rules.CleanPage`: the line and page rules) -> `BadWords` (LDNOOBW) ->
 `LanguageId` (fastText lid.176, see below) -> `DedupSpans` (the paper: "we discarded all but one
 of any three-sentence span occurring more than once in the data set").
 
@@ -46,7 +46,7 @@ from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.files import stable_hash64
 from pipeline.langid import LanguageId
 from pipeline.warc import PATHS_LISTING_HINT, read_warc
-from sources import c4_rules
+from sources.c4 import rules as c4_rules
 from sources.base import Source, SourceConfig
 
 NAME = "c4"

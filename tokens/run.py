@@ -1,11 +1,11 @@
-"""`python -m pipeline.tokens --data data --seq-len 2048`: token shards at the mixture's weights.
+"""`python -m tokens.run --data data --seq-len 2048`: token shards at the mixture's weights.
 
 Two Beam steps with a small plan between them:
   1. EncodeSources: every clean shard of every source is encoded (`<s> doc </s>` per document)
      and grouped into per-source buckets in a seeded document order (DATA/tokens/.work/).
   2. plan (plain code): per source a validation slice (DATA/tokens/val/<source>.bin) and a
      training stream of SEQ_LEN+1-token sequences; per shard, how many sequences each source
-     gives (pipeline.mixture: every shard within one sequence of the proportions).
+     gives (tokens.mixture: every shard within one sequence of the proportions).
   3. WriteShards: shard k interleaves its sequences in Megatron's blended order, each source
      read epoch after epoch in a fresh seeded shuffle -> DATA/tokens/train-SSSSS.bin.
 Then DATA/tokens/mix.json, and a table like the paper's Table 1. Same inputs and seed give
@@ -29,14 +29,15 @@ import apache_beam as beam
 import numpy as np
 
 from pipeline import config as config_flags
-from pipeline import mixture
-from pipeline.run import beam_options, setup_logging
-from pipeline.token_stages import EncodeSources, WriteShardFn, problems_path
-from pipeline.token_streams import SourceStream, assemble, sha256_file
+from pipeline.options import beam_options, setup_logging
+from sources import table1
 from tokenizer import corpus
 from tokenizer.encode import Encoder
+from tokens import mixture
+from tokens.stages import EncodeSources, WriteShardFn, problems_path
+from tokens.streams import SourceStream, assemble, sha256_file
 
-log = logging.getLogger("pipeline.tokens")
+log = logging.getLogger("tokens.run")
 
 # Characters of clean text per encode bucket when --buckets is 0: ~100M tokens at LLaMA's ~4
 # characters a token, 200 MB of uint16 -- sorted in one worker's memory.
@@ -84,7 +85,7 @@ def present_sources(data: str, asked: dict[str, float], from_file: bool) -> tupl
             skipped.append(name)
             print(f"[tokens] {name}: no clean shards under {corpus.source_dir(data, name)}, skipped "
                   f"(its weight is spread over the others)")
-    return mixture.normalise(asked, present), skipped
+    return table1.normalise(asked, present), skipped
 
 
 def encode(data: str, weights: dict[str, float], model: bytes, cfg: TokensConfig, work: str, beam_args) -> None:
@@ -109,7 +110,7 @@ def plan(streams: list[SourceStream], weights: dict[str, float], cfg: TokensConf
         total, basis = max(1, cfg.total_tokens // seq), "--total-tokens"
     else:
         total, anchor = mixture.default_total_sequences(counts, weights)
-        epochs = mixture.PAPER[anchor].epochs if anchor in mixture.PAPER else 1.0
+        epochs = table1.TABLE1[anchor].epochs if anchor in table1.TABLE1 else 1.0
         basis = f"{anchor} seen {epochs} times (paper Table 1)"
     per_shard = max(1, cfg.shard_tokens // seq)
     sizes = [per_shard] * (total // per_shard) + ([total % per_shard] if total % per_shard else [])
@@ -144,7 +145,7 @@ def run(data: str, cfg: TokensConfig, beam_args: list[str] | None = None, out: s
     with open(model_path, "rb") as f:
         model = f.read()
     encoder = Encoder(model_proto=model)
-    asked = mixture.load_weights(cfg.weights) if cfg.weights else mixture.paper_weights()
+    asked = table1.load_weights(cfg.weights) if cfg.weights else table1.paper_weights()
     weights, skipped = present_sources(data, asked, bool(cfg.weights))
     work = os.path.join(out, ".work")
     shutil.rmtree(work, ignore_errors=True)
@@ -190,7 +191,7 @@ def summary(data, cfg, encoder, weights, asked, skipped, streams, the_plan, shar
     total = int(the_plan["total"])
     sources, val = {}, {}
     for i, s in enumerate(streams):
-        paper = mixture.PAPER.get(s.name)
+        paper = table1.TABLE1.get(s.name)
         sources[s.name] = {
             "documents": s.documents, "tokens_available": s.train_tokens, "sequences_available": s.sequences,
             "proportion_asked": round(weights[s.name], 6),
@@ -214,7 +215,7 @@ def summary(data, cfg, encoder, weights, asked, skipped, streams, the_plan, shar
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.tokens",
+        prog="python -m tokens.run",
         description="Encode DATA/clean/* and write DATA/tokens/train-SSSSS.bin (uint16, sequences of "
                     "SEQ_LEN+1 tokens interleaved at the mixture weights), val/<source>.bin and mix.json. "
                     "Unknown flags are passed to Apache Beam.")

@@ -28,7 +28,7 @@ import re
 
 from pipeline.document import Document
 from pipeline.filters import Filter
-from sources.ccnet_dedup import strip_accents
+from sources.commoncrawl.line_dedup import strip_accents
 
 SP_MODEL = "en.sp.model"
 LM_MODEL = "en.arpa.bin"
@@ -77,7 +77,7 @@ def require_lm(lm_dir: str, languages: tuple[str, ...] = ("en",), cutoffs_given:
         hint = (f"; `make lm` builds English only: for {', '.join(others)} put CCNet's <lang>.sp.model "
                 f"and <lang>.arpa.bin there" if others else "")
         raise FileNotFoundError(f"CommonCrawl perplexity model missing: {', '.join(missing)}; "
-                                f"run `make lm` first (python -m sources.commoncrawl_lm --data DATA){hint}")
+                                f"run `make lm` first (python -m sources.commoncrawl.lm --data DATA){hint}")
     if not cutoffs_given:
         for lang in languages:
             load_cutoffs(lm_dir, lang)

@@ -46,7 +46,7 @@ POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses co
                      "use of cookies", "use cookies")  # TFDS `_POLICY_SUBSTRINGS`
 CITATION = re.compile(r"\[\d*\]|\[edit\]|\[citation needed\]")  # TFDS `citation_regex`
 
-BADWORDS_PATH = os.path.join(os.path.dirname(__file__), "data", "ldnoobw_en.txt")
+BADWORDS_PATH = os.path.join(os.path.dirname(__file__), "ldnoobw_en.txt")
 
 # --- the sentence splitter ------------------------------------------------------------------
 # spaCy's English tokenizer keeps these tokens whole, so their period ends no sentence

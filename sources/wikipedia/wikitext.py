@@ -4,7 +4,7 @@ formatting boilerplate").
 Kept: the visible text of wiki links, section headings (one line each, dropped when the section
 ends up empty), list items (one line each), bold/italic contents. Removed: external links and
 bare URLs, templates and parser functions (infoboxes, navboxes, citations, `{{#if:}}`; a few
-inline ones such as `{{convert}}` and `{{lang}}` are rendered, sources/wikitext_templates.py),
+inline ones such as `{{convert}}` and `{{lang}}` are rendered, sources/wikipedia/templates.py),
 `<ref>`, comments, tables, math, galleries, `File:`/`Image:`/`Category:`/`Media:` links in each
 language's localised names, interlanguage links, magic words (`__NOTOC__`).
 
@@ -26,7 +26,7 @@ import re
 import mwparserfromhell
 from mwparserfromhell import nodes
 
-from sources import wikitext_templates as templates
+from sources.wikipedia import templates
 
 # The paper's 20 Wikipedia languages (§2, "Wikipedia").
 LANGUAGES = ("bg", "ca", "cs", "da", "de", "en", "es", "fr", "hr", "hu",

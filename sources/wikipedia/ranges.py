@@ -15,7 +15,7 @@ import bz2
 import io
 import re
 
-from sources.wikipedia_dump import iter_pages
+from sources.wikipedia.dump import iter_pages
 
 STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
 DUMP_PART = re.compile(r"multistream(\d*)\.xml")

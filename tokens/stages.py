@@ -1,4 +1,4 @@
-"""The Beam steps of the token job (pipeline.tokens): encode clean shards into seeded per-source
+"""The Beam steps of the token job (tokens.run): encode clean shards into seeded per-source
 buckets, and write one mixed train shard per element."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import os
 import apache_beam as beam
 import numpy as np
 
-from pipeline import mixture
+from tokens import mixture
 from pipeline.files import stable_hash64
-from pipeline.token_streams import LENGTH, TOKEN, SequenceReader, SourceStream
+from tokens.streams import LENGTH, TOKEN, SequenceReader, SourceStream
 from tokenizer import corpus
 
 BATCH_DOCS = 256  # documents per SentencePiece call
@@ -120,7 +120,7 @@ class EncodeSources(beam.PTransform):
 
 class WriteShardFn(beam.DoFn):
     """(k, per-source counts, per-source start positions) -> DATA/tokens/train-k.bin: the
-    sources' next sequences in Megatron's blended order (pipeline.mixture.blend_order)."""
+    sources' next sequences in Megatron's blended order (tokens.mixture.blend_order)."""
 
     def __init__(self, streams: list[SourceStream], seq: int, seed: int, out: str, shards: int):
         self.streams, self.seq, self.seed, self.out, self.shards = streams, seq, seed, out, shards

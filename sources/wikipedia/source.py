@@ -3,10 +3,10 @@ covering 20 languages, which use either the Latin or Cyrillic scripts ... remove
 comments and other formatting boilerplate").
 
 Input: `*-pages-articles*.xml.bz2` dumps as distributed (multistream too; `.xml`, `.xml.gz`
-work as well). Steps: stream every page of every dump (sources/wikipedia_dump.py) -> reshuffle
+work as well). Steps: stream every page of every dump (sources/wikipedia/dump.py) -> reshuffle
 the pages so a big dump's pages are converted on every worker -> keep the 20 languages
 (`--languages` widens it), namespace 0, no redirects, no disambiguation pages -> wikitext to
-plain text (sources/wikitext.py) -> drop pages with markup that could not be parsed
+plain text (sources/wikipedia/wikitext.py) -> drop pages with markup that could not be parsed
 (unbalanced templates) and pages that end up shorter than `--min-chars`.
 """
 
@@ -23,10 +23,10 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import ERRORS, Filter
-from sources import wikitext
+from sources.wikipedia import wikitext
 from sources.base import Source, SourceConfig
-from sources.wikipedia_dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
-from sources.wikipedia_ranges import index_path, index_starts, iter_range, page_aligned, plan, stream_starts
+from sources.wikipedia.dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
+from sources.wikipedia.ranges import index_path, index_starts, iter_range, page_aligned, plan, stream_starts
 
 NAME = "wikipedia"
 NS_NAMES = "_ns_names"  # meta key carrying the dump's own File/Category/Media names to the converter

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from sources.arxiv_macros import LatexLimitError, Limits, expand_macros  # noqa: F401 (re-exported)
+from sources.arxiv.macros import LatexLimitError, Limits, expand_macros  # noqa: F401 (re-exported)
 
 # --- comments -------------------------------------------------------------------------------
 # A `%` starts a comment unless escaped by an odd number of backslashes (`\\%` is a line break

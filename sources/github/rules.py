@@ -13,7 +13,7 @@ import re
 
 from pipeline.document import Document
 from pipeline.filters import Filter
-from sources.github_headers import strip_header
+from sources.github.headers import strip_header
 
 # --- licenses ---------------------------------------------------------------------------------
 # BigQuery `bigquery-public-data.github_repos.licenses` uses these lowercase ids (GitHub's
@@ -274,7 +274,7 @@ class ExtensionFilter(Filter):
 
 
 class HeaderFilter(Filter):
-    """Removes leading license/copyright comments (sources.github_headers)."""
+    """Removes leading license/copyright comments (sources.github.headers)."""
 
     name = "empty_after_header"
 

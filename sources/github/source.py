@@ -11,7 +11,7 @@ Two input forms, told apart per file (one `--input` may mix them):
 1. An export, one row per file: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json` or a bare
    `bq extract` shard name like `000000000000`; gzip or bzip2 told by the bytes) whose first
    record has `repo_name`, or a Parquet / Avro file (told by its magic bytes, read by
-   sources/github_tables.py) with such a column; fields `repo_name`, `path`, `content`,
+   sources/github/tables.py) with such a column; fields `repo_name`, `path`, `content`,
    `license`, optionally `binary` (The Stack's, codeparrot's and RedPajama's field names work
    too: EXPORT_FIELDS). The query (README "GitHub"):
 
@@ -56,8 +56,8 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.dedup import ExactDedup
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import ERRORS
-from sources import github_rules as rules
-from sources import github_tables as tables
+from sources.github import rules
+from sources.github import tables
 from sources.base import Source, SourceConfig
 
 NAME = "github"

@@ -1,0 +1,71 @@
+"""Beam options shared by every job of the project (the corpus jobs, the tokenizer's sample, the
+token job): the default runner, flag checking, and logging.
+
+Flags a job does not know pass straight to Beam, so DirectRunner vs Dataflow is only flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import logging
+import os
+
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+
+# What the job runs on when no --runner is given; each is a default only for a flag not given,
+# so `--direct_running_mode in_memory` or `--direct_num_workers 2` alone take effect.
+def _default_beam_args() -> dict[str, str]:
+    return {"--runner": "DirectRunner", "--direct_running_mode": "multi_processing",
+            "--direct_num_workers": str(os.cpu_count() or 1)}
+
+
+def beam_options(beam_args: list[str]) -> PipelineOptions:
+    """Beam's options; with no --runner, the DirectRunner in multi-processing mode on all cores
+    (every DoFn is really pickled, as on Dataflow)."""
+    beam_args = list(beam_args)
+    given = {a.split("=", 1)[0] for a in beam_args if a.startswith("--")}
+    if "--runner" not in given:
+        beam_args += [f"{flag}={value}" for flag, value in _default_beam_args().items() if flag not in given]
+    if not any(a.startswith(("--default_sdk_harness_log_level", "--sdk_harness_log_level_overrides"))
+               for a in beam_args):
+        # Workers log our progress (files read, per stage); Beam's own start-up chatter stays quiet.
+        beam_args.append('--sdk_harness_log_level_overrides={"apache_beam": "WARNING", "__main__": "WARNING"}')
+    return PipelineOptions(beam_args, save_main_session=False)
+
+
+def unknown_flags(beam_args: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """Flags neither this job nor Beam knows, each with a suggestion when one is close
+    (`--num_shards` -> `--num-shards`). Beam would only drop them, so a typo would silently
+    run the job without the setting."""
+    known = set(PipelineOptions([]).get_all_options())
+    dropped = set(PipelineOptions(beam_args).get_all_options(retain_unknown_options=True)) - known
+    ours = [flag for flag in parser._option_string_actions if flag.startswith("--")]
+    spelled = {flag.replace("_", "-"): flag for flag in ["--" + name for name in sorted(known)] + ours}
+    problems = []
+    for arg in beam_args:
+        flag = arg.split("=", 1)[0]
+        if flag.startswith("-") and flag.lstrip("-").replace("-", "_") in dropped:
+            close = difflib.get_close_matches(flag.replace("_", "-"), list(spelled), n=1, cutoff=0.75)
+            problems.append(f"{flag} (did you mean {spelled[close[0]]}?)" if close else flag)
+    return problems
+
+
+def runner_problem(options: PipelineOptions, inputs: list[str], output: str) -> str | None:
+    """Dataflow workers cannot see this machine's disk: local input or output there would be
+    read as nothing or written where nobody looks, found out only when the job ends."""
+    runner = (options.view_as(StandardOptions).runner or "").lower()
+    if runner.removesuffix("runner") != "dataflow":
+        return None
+    local = [path for path in [*inputs, output] if "://" not in path]
+    if local:
+        return (f"the DataflowRunner's workers cannot read or write local paths ({local[0]!r}): "
+                "give --input and --output as gs:// paths")
+    return None
+
+
+def setup_logging() -> None:
+    """Our progress at INFO; Beam's own chatter (worker start-up, channels) only when it matters."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)

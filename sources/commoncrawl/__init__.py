@@ -1,0 +1,2 @@
+"""CommonCrawl through the CCNet pipeline: `source` (the job), `line_dedup`, `normalize`,
+`perplexity` (KenLM buckets), `lm` (`make lm`), `classifier` (`make classifier`)."""
