@@ -21,7 +21,7 @@ from samples.arxiv import _articles, _bulk, _good_papers
 from pipeline.assets import asset_path
 from sources.arxiv import tex
 from sources.arxiv.source import ArxivConfig, ArxivSource, clean_paper, read_papers
-from tests.helpers import run_source
+from tests.fixtures.helpers import run_source
 
 
 def _make(directory: str, papers: int) -> str:

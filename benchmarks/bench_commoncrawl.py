@@ -90,11 +90,13 @@ def memory_mb() -> dict[str, float]:
 
 def child(mode: str, lm_dir: str, model: str, out: str, paths: list[str], repeat: int = 2) -> dict:
     """The Beam job or the plain loop in this process, best of `repeat` runs (the first pays warm-up)."""
+    from pipeline.filters import Filter
     from sources.commoncrawl.source import CommonCrawl, CommonCrawlConfig
 
     source = CommonCrawl(CommonCrawlConfig(lm_dir=lm_dir, classifier_model=model))
-    for filt in source.filters().values():
-        filt.setup()  # load the models before the clock starts, for both modes
+    for _, step in source.steps():
+        if isinstance(step, Filter):
+            step.setup()  # load the models before the clock starts, for both modes
     loaded = memory_mb()["VmRSS"]
     seconds = float("inf")
     for _ in range(repeat + (mode == "plain")):  # the loop is cheap: one more try against noise

@@ -18,7 +18,7 @@ from pipeline.filters import run_filters
 from samples.github import build
 from sources.github import rules
 from sources.github.source import GitHubSource, _repo_task, content_key, is_export
-from tests.helpers import run_source
+from tests.fixtures.helpers import run_source
 
 
 def _make(directory: str, copies: int) -> list[str]:
@@ -42,9 +42,9 @@ def plain_loop(paths: list[str], source: GitHubSource) -> tuple[int, int]:
     root = os.path.commonpath([os.path.dirname(p) for p in tree])
     docs += [source.read_tree_file(*_repo_task(p, root, licenses)) for p in tree]
     chars = sum(len(d.text) for d in docs)
-    cfg = source.config
-    kept, _ = run_filters([rules.LicenseFilter(cfg.licenses), rules.FileKindFilter(), rules.ExtensionFilter(),
-                           rules.HeaderFilter(), rules.QualityFilter()], docs)
+    steps = source.steps()  # the job's own chain; its last step, the exact dedup, as a dict below
+    assert steps[-1][0] == "DedupFiles"
+    kept, _ = run_filters(steps[:-1], docs)
     seen: dict[str, str] = {}
     for d in kept:
         key = content_key(d)

@@ -12,7 +12,7 @@ from benchmarks.common import Row
 from pipeline import files
 from samples.stackexchange import _functions, posts_xml
 from sources.stackexchange.source import StackExchangeConfig, StackExchangeSource, build_thread, read_posts, thread_key
-from tests.helpers import run_source
+from tests.fixtures.helpers import run_source
 
 
 def _make(directory: str, sites: int, questions: int) -> int:

@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from benchmarks.common import Row
-from tests.token_fixtures import build_corpus, news, novel_chapters
+from tests.fixtures.tokens import build_corpus, news, novel_chapters
 from tokenizer import reference, train
 from tokenizer.encode import Encoder
 

@@ -10,7 +10,7 @@ import time
 
 from benchmarks.common import Row
 from tokens import run as tokens
-from tests.token_fixtures import build_corpus, write_clean
+from tests.fixtures.tokens import build_corpus, write_clean
 from tokenizer import corpus, train
 from tokenizer.encode import Encoder
 

@@ -20,8 +20,8 @@ from benchmarks.common import Row, best_of
 from pipeline.filters import run_filters
 from pipeline.assets import asset_path
 from sources.wikipedia import wikitext
-from sources.wikipedia.source import SOURCE, WikipediaConfig, filters, read_dump
-from tests.helpers import run_source
+from sources.wikipedia.source import SOURCE, WikipediaConfig, read_dump
+from tests.fixtures.helpers import run_source
 
 DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
@@ -70,7 +70,7 @@ def run(quick: bool = True) -> list[Row]:
                     notes=f"{len(docs)} articles, {mb:.1f} MB wikitext; ours {mb / ours:.2f} MB/s"))
 
     pages = len(_read(path))
-    chain = [f for _, f in filters(WikipediaConfig())]
+    chain = SOURCE(WikipediaConfig()).steps()
     loop = best_of(lambda: run_filters(chain, _read(path)), 1)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()

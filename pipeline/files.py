@@ -9,7 +9,7 @@ import hashlib
 import logging
 import os
 import uuid
-from typing import IO, Iterator
+from typing import IO, Iterator, NamedTuple
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -163,3 +163,27 @@ def read_bytes(path: str) -> bytes:
     with FileSystems.open(path, compression_type="uncompressed") as handle:
         return handle.read()
 
+
+
+class LongLine(NamedTuple):
+    """Stands for a line longer than a reader's cap, which was read past without being held."""
+
+    head: bytes  # its first bytes (at most 1,024), for the error record
+
+
+def capped_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | LongLine]:
+    """The lines of a binary stream, each at most `limit` bytes before its newline. A longer line
+    is read past in `limit`-sized pieces, never held whole, and comes out as one `LongLine`, so
+    a reader can count it and go on with the next line. What the stream raises (a truncated
+    gzip) reaches the caller, which knows the line number to blame."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            head = line[:1024]
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(limit)
+            yield LongLine(head)
+        else:
+            yield line

@@ -10,7 +10,9 @@ stops a job.
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
+import re
 from typing import Iterable, Union
 
 import apache_beam as beam
@@ -20,6 +22,11 @@ from apache_beam.metrics import Metrics
 from pipeline.document import Document, ErrorRecord, Rejected
 
 FilterResult = Union[bool, tuple[bool, str]]
+# One step of a source's chain: a CamelCase label (the step's name in the Beam graph) and either a
+# `Filter` or a `beam.PTransform` from documents to {"kept", and any of "rejected", "errors",
+# "extra"} (a dedup, a join: work a per-document filter cannot do). "extra" holds dicts that
+# stats.json gains.
+Step = tuple[str, "Filter | beam.PTransform"]
 
 REJECTED = "rejected"
 ERRORS = "errors"
@@ -58,9 +65,40 @@ class Filter:
         return False, self.name
 
 
-def run_filters(filters: Iterable[Filter], docs: Iterable[Document]) -> tuple[list[Document], list[Rejected]]:
-    """The same chain without Beam: the plain-loop floor in benchmarks, and handy in tests."""
-    filters = list(filters)
+class MinChars(Filter):
+    """Drops a document with fewer than `min_chars` characters, surrounding whitespace aside."""
+
+    def __init__(self, min_chars: int, name: str = "too_short"):
+        self.min_chars = min_chars
+        self.name = name
+
+    def filter(self, doc: Document):
+        return len(doc.text.strip()) >= self.min_chars
+
+
+_NON_SPACE = re.compile(r"\S+")
+
+
+class MinWords(Filter):
+    """Drops a document with fewer than `min_words` whitespace-separated words (counted only up to
+    the minimum: a long book is never split into a list)."""
+
+    def __init__(self, min_words: int, name: str = "too_short"):
+        self.min_words = min_words
+        self.name = name
+
+    def filter(self, doc: Document):
+        words = itertools.islice(_NON_SPACE.finditer(doc.text), self.min_words)
+        return sum(1 for _ in words) >= self.min_words
+
+
+def run_filters(filters: Iterable[Filter | Step], docs: Iterable[Document]) -> tuple[list[Document], list[Rejected]]:
+    """The same chain without Beam: the plain-loop floor in benchmarks, and handy in tests. Takes
+    filters or a source's `steps()` (whose steps must then all be filters)."""
+    filters = [f[1] if isinstance(f, tuple) else f for f in filters]
+    for f in filters:
+        if not isinstance(f, Filter):
+            raise TypeError(f"{type(f).__name__} is a Beam transform, not a Filter: it needs a pipeline")
     for f in filters:
         f.setup()
     kept: list[Document] = []
@@ -127,12 +165,27 @@ class Ledger:
     def __init__(self) -> None:
         self.rejected: list[beam.PCollection] = []
         self.errors: list[beam.PCollection] = []
+        self.extra: list[beam.PCollection] = []
 
-    def add(self, rejected: beam.PCollection | None = None, errors: beam.PCollection | None = None) -> None:
+    def add(self, rejected: beam.PCollection | None = None, errors: beam.PCollection | None = None,
+            extra: beam.PCollection | None = None) -> None:
         if rejected is not None:
             self.rejected.append(rejected)
         if errors is not None:
             self.errors.append(errors)
+        if extra is not None:
+            self.extra.append(extra)
+
+    def apply(self, docs: beam.PCollection, steps: Iterable[Step]) -> beam.PCollection:
+        """Runs a source's chain in order, each step under its label; returns the kept docs."""
+        for label, step in steps:
+            if isinstance(step, Filter):
+                docs = self.filter(docs, step, label)
+                continue
+            out = docs | label >> step
+            self.add(out.get("rejected"), out.get("errors"), out.get("extra"))
+            docs = out["kept"]
+        return docs
 
     def filter(self, docs: beam.PCollection, filt: Filter, label: str | None = None) -> beam.PCollection:
         """Applies `filt` as a labelled step, keeping its side outputs; returns the kept docs."""

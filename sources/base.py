@@ -2,9 +2,12 @@
 transform from file paths to clean documents.
 
 A source subclasses `Source`, sets `name` and `Config`, implements `read(path)` (a generator of
-`Document`s and `ErrorRecord`s, streaming its file) and `clean(docs, ledger)` (its filters and
-dedup as labelled steps). The base class supplies reading with dead-lettering, and the
-accounting that run.py turns into stats.json.
+`Document`s and `ErrorRecord`s, streaming its file) and `steps()` (its chain after reading: filters
+and dedup as labelled steps, `pipeline.filters.Step`). The same `steps()` list builds the Beam
+graph, and tests and the plain-loop benchmarks run it without Beam. What a source adds to
+stats.json comes back from its steps ("extra") or from `read_stats`, never through attributes set
+while the graph is built. The base class supplies reading with dead-lettering, and the accounting
+that run.py turns into stats.json.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import apache_beam as beam
 from apache_beam import pvalue
 
 from pipeline.document import Document, ErrorRecord
-from pipeline.filters import ERRORS, Ledger
+from pipeline.filters import ERRORS, Ledger, Step
 
 log = logging.getLogger("pipeline.read")
 
@@ -95,8 +98,15 @@ class Source(beam.PTransform):
     def read(self, path: str) -> Iterator[Document | ErrorRecord]:
         raise NotImplementedError
 
-    def clean(self, docs: beam.PCollection, ledger: Ledger) -> beam.PCollection:
+    def steps(self) -> list[Step]:
+        """The chain after reading, in order: (CamelCase label, Filter or PTransform), built from
+        `self.config`. Checks that need no worker (a model file exists) raise here, before the
+        job starts."""
         raise NotImplementedError
+
+    def read_stats(self, docs: beam.PCollection) -> beam.PCollection | None:
+        """Optionally, dicts for stats.json computed from the documents as read (before cleaning)."""
+        return None
 
     def extra_stats(self, stats: dict) -> dict:
         """What the source adds to stats.json once the job is done (the launcher calls it)."""
@@ -119,13 +129,17 @@ class Source(beam.PTransform):
     def expand(self, files):
         docs, read_errors = self.expand_read(files)
         ledger = Ledger()
-        clean = self.clean(docs, ledger)
+        clean = ledger.apply(docs, self.steps())
         rejected = ledger.rejected or [docs.pipeline | "NoRejected" >> beam.Create([])]
         errors = [read_errors, *ledger.errors]
-        return {
+        extra = [*ledger.extra, *filter(None, [self.read_stats(docs)])]
+        outputs = {
             "in": docs,
             "read_errors": read_errors,
             "clean": clean,
             "rejected": tuple(rejected) | "AllRejected" >> beam.Flatten(),
             "errors": tuple(errors) | "AllErrors" >> beam.Flatten(),
         }
+        if extra:  # dicts merged into stats.json (see sources/run.py)
+            outputs["extra"] = tuple(extra) | "AllExtra" >> beam.Flatten()
+        return outputs

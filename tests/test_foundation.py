@@ -22,8 +22,9 @@ from pipeline import files, stats
 from pipeline.dedup import ExactDedup, RemoveRepeatedSpans
 from pipeline.document import Document
 from pipeline.filters import ApplyFilter, Filter, run_filters
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
-from tests.toy_source import MinWords, ToyConfig, ToySource
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
+from pipeline.filters import MinWords
+from tests.fixtures.toy_source import ToyConfig, ToySource
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

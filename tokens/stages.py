@@ -10,10 +10,11 @@ import os
 import apache_beam as beam
 import numpy as np
 
-from tokens import mixture
+from pipeline import stats
 from pipeline.files import stable_hash64
-from tokens.streams import LENGTH, TOKEN, SequenceReader, SourceStream
 from tokenizer import corpus
+from tokens import mixture
+from tokens.streams import LENGTH, TOKEN, SequenceReader, SourceStream
 
 BATCH_DOCS = 256  # documents per SentencePiece call
 PROBLEMS = "problems"  # side output: per shard, lines skipped and shards cut short
@@ -27,13 +28,6 @@ def _write_problems(element, work: str) -> None:
     source, counts = element
     with open(problems_path(work, source), "w") as f:
         json.dump(counts, f)
-
-
-def _add_counts(dicts) -> dict:
-    total = collections.Counter()
-    for d in dicts:
-        total.update(d)
-    return dict(total)
 
 
 class EncodeFileFn(beam.DoFn):
@@ -109,7 +103,7 @@ class EncodeSources(beam.PTransform):
                 PROBLEMS, main="docs")
         )
         _ = (encoded[PROBLEMS]
-             | "AddProblems" >> beam.CombinePerKey(_add_counts)
+             | "AddProblems" >> beam.CombinePerKey(stats.SumCounts())
              | "WriteProblems" >> beam.Map(_write_problems, self.work))
         return (
             encoded["docs"]

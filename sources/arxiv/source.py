@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import stats
 from pipeline.document import Document, ErrorRecord, stable_id
-from pipeline.filters import Filter
+from pipeline.filters import Filter, Step
 from sources.arxiv import archive
 from sources.arxiv import tex
 from sources.base import Source, SourceConfig
@@ -179,7 +179,8 @@ class ArxivSource(Source):
     def read(self, path):
         yield from read_papers(path)
 
-    def steps(self) -> list[tuple[str, Filter]]:
+    def steps(self) -> list[Step]:
+        """A `LatexLimitError` in a step is dead-lettered under its own kind."""
         limits = tex.Limits(max_depth=self.config.max_macro_depth, max_expansions=self.config.max_macro_expansions)
         steps = [("ExpandMacros", ExpandMacros(limits)), ("CutBeforeFirstSection", CutBeforeFirstSection()),
                  ("RemoveBibliography", RemoveBibliography()),
@@ -188,20 +189,13 @@ class ArxivSource(Source):
             steps.append(("DetectLanguage", DetectLanguage(self.config.lid_model)))
         return steps
 
-    def clean(self, docs, ledger):
-        for label, filt in self.steps():  # a LatexLimitError is dead-lettered under its own kind
-            docs = ledger.filter(docs, filt, label)
-        return docs
-
-    def expand(self, files):
-        outputs = super().expand(files)
-        outputs["extra"] = (
-            outputs["in"]
+    def read_stats(self, docs):
+        return (
+            docs
             | "ReadCounts" >> beam.Map(read_counts)
             | "SumReadCounts" >> beam.CombineGlobally(stats.SumCounts())
             | "ReadStats" >> beam.Map(lambda counts: {"arxiv_read": counts})
         )
-        return outputs
 
 
 def clean_paper(doc: Document, steps: list[tuple[str, Filter]]) -> tuple[str, Document | str]:

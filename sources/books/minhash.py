@@ -66,6 +66,7 @@ from apache_beam import pvalue
 from datasketch import MinHash
 from datasketch.minhash import _fmix
 
+from pipeline import stats
 from pipeline.document import ErrorRecord, Rejected
 from pipeline.filters import ERRORS, REJECTED
 
@@ -523,7 +524,8 @@ class _Decide(beam.DoFn):
 
 
 class NearDuplicates(beam.PTransform):
-    """docs -> {"kept", "rejected", "errors", "clusters"} (see the module docstring)."""
+    """docs -> {"kept", "rejected", "errors", "extra", "edges"} (see the module docstring); "extra"
+    is one dict of cluster and candidate counts for stats.json."""
 
     def __init__(self, params: LshParams):
         super().__init__()
@@ -566,8 +568,8 @@ class NearDuplicates(beam.PTransform):
             lambda n: {"lsh_candidate_pairs": n, "lsh_buckets_capped": 0, "lsh_pairs_capped": 0})
         edge_stats = edges | "CountEdges" >> beam.combiners.Count.Globally() | "EdgeStats" >> beam.Map(
             lambda n: {"near_duplicate_pairs": n})
-        # several dicts: the source sums them key by key into stats.json
         clusters = ((cluster_stats, candidate_stats, edge_stats, buckets["capped"])
-                    | "FlattenClusterStats" >> beam.Flatten())
+                    | "FlattenClusterStats" >> beam.Flatten()
+                    | "SumClusterStats" >> beam.CombineGlobally(stats.SumCounts()))
         return {"kept": decided["kept"], "rejected": decided[REJECTED], "errors": signed[ERRORS],
-                "clusters": clusters, "edges": edges}
+                "extra": clusters, "edges": edges}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import io
-import itertools
 import json
 import os
 import re
@@ -34,8 +33,9 @@ import zlib
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import stats
 from pipeline.document import Document, ErrorRecord, stable_id
-from pipeline.filters import Filter
+from pipeline.filters import Filter, MinWords, Step
 from sources.base import Source, SourceConfig
 from sources.books.gutenberg import BadBook, decode_book, parse_pg19_metadata, pg_id_from_filename, strip_gutenberg
 from sources.books.minhash import (CLASSES_PER_DECADE, FAR_CLASSES, NEAR_CLASSES, LshParams, NearDuplicates,
@@ -50,7 +50,6 @@ TAR_EXTENSIONS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 FORMAT_SUFFIX = re.compile(r"\.(?:epub|mobi|azw3?|pdf|html?|fb2|docx?|rtf)$", re.I)
 JSONL_EXTENSIONS = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".json", ".json.gz", ".json.zst")
 SIDE_FILES = ("metadata.csv",)  # PG-19's catalogue: read by the books that need it, not a book
-_NON_SPACE = re.compile(r"\S+")
 
 
 @dataclasses.dataclass
@@ -69,17 +68,6 @@ class BooksConfig(SourceConfig):
 
     def lsh(self) -> LshParams:
         return LshParams(self.bands, self.rows, self.shingle_words, self.threshold, self.seed)
-
-
-class TooShort(Filter):
-    name = "too_short"
-
-    def __init__(self, min_words: int):
-        self.min_words = min_words
-
-    def filter(self, doc):
-        words = itertools.islice(_NON_SPACE.finditer(doc.text), self.min_words)  # no copy of a long book
-        return sum(1 for _ in words) >= self.min_words
 
 
 class OtherPileSet(Filter):
@@ -302,23 +290,13 @@ class BooksSource(Source):
                         meta={k: v for k, v in meta.items() if v is not None})
 
     # --- cleaning ---------------------------------------------------------------------------
-    def clean(self, docs, ledger):
-        docs = ledger.filter(docs, OtherPileSet(), "OtherPileSet")
-        docs = ledger.filter(docs, TooShort(self.config.min_words), "TooShort")
-        dedup = docs | "NearDuplicates" >> NearDuplicates(self.config.lsh())
-        ledger.add(rejected=dedup["rejected"], errors=dedup["errors"])
-        self._clusters = dedup["clusters"]
-        return dedup["kept"]
+    def steps(self) -> list[Step]:
+        return [("OtherPileSet", OtherPileSet()), ("TooShort", MinWords(self.config.min_words)),
+                ("NearDuplicates", NearDuplicates(self.config.lsh()))]
 
-    def expand(self, files):
-        outputs = super().expand(files)
-        per_doc = outputs["in"] | "BookFacts" >> beam.FlatMap(_facts)
-        outputs["extra"] = (
-            (per_doc | "FactDicts" >> beam.Map(lambda fact: {fact: 1}), self._clusters)
-            | "FlattenExtra" >> beam.Flatten()
-            | "SumExtra" >> beam.CombineGlobally(_sum_dicts)
-        )
-        return outputs
+    def read_stats(self, docs):
+        return (docs | "BookFacts" >> beam.FlatMap(_facts) | "FactDicts" >> beam.Map(lambda fact: {fact: 1})
+                | "SumFacts" >> beam.CombineGlobally(stats.SumCounts()))
 
     def extra_stats(self, stats: dict) -> dict:
         params = self.config.lsh()
@@ -342,15 +320,6 @@ def _facts(doc):
     yield f"books_encoding_{doc.meta.get('encoding', 'utf-8')}"
     if "pg_header" in doc.meta:
         yield f"books_pg_header_{doc.meta['pg_header']}"
-
-
-def _sum_dicts(dicts):
-    """Sums counts key by key (associative, so Beam may apply it to partial results)."""
-    out: dict = {}
-    for d in dicts:
-        for key, value in d.items():
-            out[key] = out.get(key, 0) + value
-    return dict(sorted(out.items()))
 
 
 def _decompressed(raw, path: str):

@@ -44,6 +44,7 @@ from pipeline import stats
 from pipeline.dedup import ExactDedup, RemoveRepeatedSpans
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.files import stable_hash64
+from pipeline.filters import Step
 from pipeline.langid import LanguageId
 from pipeline.warc import PATHS_LISTING_HINT, read_warc
 from sources.c4 import rules as c4_rules
@@ -228,14 +229,23 @@ def remove_spans(doc: Document, positions: set, min_sentences: int) -> Document 
     return doc
 
 
-class PopLineCounts(beam.DoFn):
-    """Moves `CleanPage`'s per-page line counts out of `meta` onto a side output."""
-
+class _PopLineCountsFn(beam.DoFn):
     def process(self, doc: Document):
         counts = doc.meta.pop(c4_rules.LINES_KEY, None)
         if counts:
             yield pvalue.TaggedOutput("lines", counts)
         yield doc
+
+
+class PopLineCounts(beam.PTransform):
+    """docs -> {"kept", "extra"}: moves `CleanPage`'s per-page line counts out of `meta` and sums
+    them for stats.json (`lines_removed_from_kept_pages`: lines each rule removed from kept pages)."""
+
+    def expand(self, docs):
+        popped = docs | "Pop" >> beam.ParDo(_PopLineCountsFn()).with_outputs("lines", main="docs")
+        extra = (popped["lines"] | "SumLineCounts" >> beam.CombineGlobally(stats.SumCounts())
+                 | "LinesRemoved" >> beam.Map(lambda counts: {"lines_removed_from_kept_pages": counts}))
+        return {"kept": popped["docs"], "extra": extra}
 
 
 # TFDS `c4_utils.normalize_url`, applied before `dedupe_urls`: the scheme and a leading "www.",
@@ -272,32 +282,22 @@ class C4Source(Source):
             yield ErrorRecord.of(NAME, path, "unreadable_file",
                                  f"neither a WARC/WET file nor C4 JSON lines{hint}", first)
 
-    def clean(self, docs, ledger):
+    def steps(self) -> list[Step]:
         cfg = self.config
-        docs = ledger.filter(docs, c4_rules.MaxPageLength(cfg.max_page_chars), "PageLength")
-        by_url = docs | "DedupUrl" >> ExactDedup(_url_key, reason="duplicate_url")
-        ledger.add(rejected=by_url["rejected"])
-        docs = ledger.filter(by_url["kept"], c4_rules.CleanPage(
-            cfg.min_words_per_line, cfg.min_sentences, cfg.max_word_length, record=True), "CleanPage")
-        popped = docs | "PopLineCounts" >> beam.ParDo(PopLineCounts()).with_outputs("lines", main="docs")
-        self._line_stats = (popped["lines"] | "SumLineCounts" >> beam.CombineGlobally(stats.SumCounts())
-                            | "LinesRemoved" >> beam.Map(lambda counts: {"lines_removed_from_kept_pages": counts}))
-        docs = popped["docs"]
+        steps: list[Step] = [
+            ("PageLength", c4_rules.MaxPageLength(cfg.max_page_chars)),
+            ("DedupUrl", ExactDedup(_url_key, reason="duplicate_url")),
+            ("CleanPage", c4_rules.CleanPage(cfg.min_words_per_line, cfg.min_sentences, cfg.max_word_length,
+                                             record=True)),
+            ("PopLineCounts", PopLineCounts()),
+        ]
         if cfg.bad_words:
-            docs = ledger.filter(docs, c4_rules.BadWords(), "BadWords")
-        docs = ledger.filter(docs, LanguageId(("en",), cfg.language_threshold, cfg.lid_model), "LanguageId")
-        if not cfg.dedup_spans:
-            return docs
-        spans = docs | "DedupSpans" >> RemoveRepeatedSpans(
-            page_spans, functools.partial(remove_spans, min_sentences=cfg.min_sentences),
-            keep_first=True, empty_reason="too_few_sentences_after_dedup")
-        ledger.add(rejected=spans["rejected"])
-        return spans["kept"]
-
-    def expand(self, files):
-        outputs = super().expand(files)
-        outputs["extra"] = self._line_stats  # stats.json: lines each rule removed from kept pages
-        return outputs
-
+            steps.append(("BadWords", c4_rules.BadWords()))
+        steps.append(("LanguageId", LanguageId(("en",), cfg.language_threshold, cfg.lid_model)))
+        if cfg.dedup_spans:
+            steps.append(("DedupSpans", RemoveRepeatedSpans(
+                page_spans, functools.partial(remove_spans, min_sentences=cfg.min_sentences),
+                keep_first=True, empty_reason="too_few_sentences_after_dedup")))
+        return steps
 
 SOURCE = C4Source

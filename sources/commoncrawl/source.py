@@ -24,8 +24,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from pipeline.document import Document
-from pipeline.filters import Filter, run_filters
+from pipeline.document import Document, Rejected
+from pipeline.filters import MinChars, Step, run_filters
 from pipeline.langid import DEFAULT_THRESHOLD, LanguageId
 from pipeline.warc import MAX_RECORD_BYTES, read_warc
 from sources.base import Source, SourceConfig
@@ -71,16 +71,6 @@ class CommonCrawlConfig(SourceConfig):
         "help": "for WARC HTML input, keep only resiliparse's main content (off: all visible text, as WET)"})
 
 
-class TooShort(Filter):
-    name = "too_short"
-
-    def __init__(self, min_chars: int):
-        self.min_chars = min_chars
-
-    def filter(self, doc: Document):
-        return len(doc.text.strip()) >= self.min_chars
-
-
 class CommonCrawl(Source):
     name = "commoncrawl"
     Config = CommonCrawlConfig
@@ -91,29 +81,20 @@ class CommonCrawl(Source):
         cap = int(self.config.max_record_mb * 2**20)
         yield from read_warc(path, self.name, max_record_bytes=cap, main_content=self.config.html_main_content)
 
-    def filters(self) -> dict[str, Filter]:
-        """The per-document steps after dedup, by step label (also the benchmark's plain loop)."""
-        c = self.config
-        steps: dict[str, Filter] = {
-            "LanguageId": LanguageId(c.languages, c.language_threshold, c.lid_model),
-            "Perplexity": PerplexityBuckets(c.lm_dir, c.keep_buckets, c.head_cutoff, c.tail_cutoff, c.languages),
-        }
-        if c.wiki_threshold > 0:  # --wiki-threshold 0 turns the classifier step off
-            steps["WikiReference"] = WikiReference(c.classifier_model, c.wiki_threshold)
-        return steps
-
-    def clean(self, docs, ledger):
-        c = self.config  # clear errors at construction, before any worker starts: a model per language
+    def steps(self) -> list[Step]:
+        """CCNet's order: too short, line dedup, language, perplexity, Wikipedia-reference class."""
+        c = self.config  # clear errors before any worker starts: a model per language
         require_lm(c.lm_dir, c.languages, cutoffs_given=bool(c.head_cutoff and c.tail_cutoff))
-        if self.config.wiki_threshold > 0:
-            require_classifier(self.config.classifier_model)
-        docs = ledger.filter(docs, TooShort(self.config.min_chars), "TooShort")
-        dedup = docs | "LineDedup" >> line_dedup(self.config.dedup_groups, self.config.dedup_keep_first)
-        ledger.add(rejected=dedup["rejected"])
-        docs = dedup["kept"]
-        for label, filt in self.filters().items():
-            docs = ledger.filter(docs, filt, label)
-        return docs
+        steps: list[Step] = [
+            ("TooShort", MinChars(c.min_chars)),
+            ("LineDedup", line_dedup(c.dedup_groups, c.dedup_keep_first)),
+            ("LanguageId", LanguageId(c.languages, c.language_threshold, c.lid_model)),
+            ("Perplexity", PerplexityBuckets(c.lm_dir, c.keep_buckets, c.head_cutoff, c.tail_cutoff, c.languages)),
+        ]
+        if c.wiki_threshold > 0:  # --wiki-threshold 0 turns the classifier step off
+            require_classifier(c.classifier_model)
+            steps.append(("WikiReference", WikiReference(c.classifier_model, c.wiki_threshold)))
+        return steps
 
     def extra_stats(self, stats: dict) -> dict:
         c = self.config
@@ -135,24 +116,21 @@ class CommonCrawl(Source):
         floor, and a cross-check of the Beam job): (kept docs, dropped by reason, errors by kind)."""
         dropped: dict[str, int] = {}
         errors: dict[str, int] = {}
-        short = TooShort(self.config.min_chars)
         docs = []
         for path in paths:
             for record in self.read(path):
                 if isinstance(record, Document):
-                    if short(record)[0]:
-                        docs.append(record)
-                    else:
-                        dropped["too_short"] = dropped.get("too_short", 0) + 1
+                    docs.append(record)
                 else:
                     errors[record.kind] = errors.get(record.kind, 0) + 1
-        docs, emptied = dedup_lines_in_memory(docs, self.config.dedup_keep_first)  # one group: all input
-        if emptied:
-            dropped["empty_after_dedup"] = len(emptied)
-        kept, rejected = run_filters(self.filters().values(), docs)
-        for r in rejected:
-            dropped[r.reason] = dropped.get(r.reason, 0) + 1
-        return kept, dropped, errors
-
+        for label, step in self.steps():
+            if label == "LineDedup":  # the shuffle, as a loop over the one group of all input
+                docs, emptied = dedup_lines_in_memory(docs, self.config.dedup_keep_first)
+                rejected = [Rejected(doc, "empty_after_dedup") for doc in emptied]
+            else:
+                docs, rejected = run_filters([step], docs)
+            for r in rejected:
+                dropped[r.reason] = dropped.get(r.reason, 0) + 1
+        return docs, dropped, errors
 
 SOURCE = CommonCrawl

@@ -55,7 +55,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.dedup import ExactDedup
 from pipeline.document import Document, ErrorRecord
-from pipeline.filters import ERRORS
+from pipeline.filters import ERRORS, Step
 from sources.github import rules
 from sources.github import tables
 from sources.base import Source, SourceConfig
@@ -391,18 +391,19 @@ class GitHubSource(Source):
         return docs, errors
 
     # --- cleaning -------------------------------------------------------------------------
-    def clean(self, docs, ledger):
+    def steps(self) -> list[Step]:
         cfg = self.config
-        docs = ledger.filter(docs, rules.LicenseFilter(cfg.licenses), "KeepPermissiveLicenses")
-        docs = ledger.filter(docs, rules.FileKindFilter(), "SkipBinaryAndUndecodable")
-        docs = ledger.filter(docs, rules.ExtensionFilter(cfg.extensions), "KeepCodeExtensions")
+        steps: list[Step] = [
+            ("KeepPermissiveLicenses", rules.LicenseFilter(cfg.licenses)),
+            ("SkipBinaryAndUndecodable", rules.FileKindFilter()),
+            ("KeepCodeExtensions", rules.ExtensionFilter(cfg.extensions)),
+        ]
         if cfg.remove_headers:
-            docs = ledger.filter(docs, rules.HeaderFilter(), "RemoveHeaderBoilerplate")
-        docs = ledger.filter(docs, rules.QualityFilter(
-            cfg.max_line_length, cfg.max_mean_line_length, cfg.min_alphanumeric_fraction), "QualityHeuristics")
-        dedup = docs | "DedupFiles" >> ExactDedup(content_key, reason="duplicate")
-        ledger.add(rejected=dedup["rejected"])
-        return dedup["kept"]
+            steps.append(("RemoveHeaderBoilerplate", rules.HeaderFilter()))
+        steps.append(("QualityHeuristics", rules.QualityFilter(
+            cfg.max_line_length, cfg.max_mean_line_length, cfg.min_alphanumeric_fraction)))
+        steps.append(("DedupFiles", ExactDedup(content_key, reason="duplicate")))
+        return steps
 
 
 def content_key(doc: Document) -> str:

@@ -24,7 +24,7 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord, Rejected
-from pipeline.filters import ERRORS, Filter
+from pipeline.filters import ERRORS, REJECTED, Filter, Step
 from sources.base import Source, SourceConfig
 from sources.stackexchange.html import html_to_text
 
@@ -261,12 +261,43 @@ class Unanswered(Filter):
         return self.keep_unanswered
 
 
+def posts_in(doc: Document) -> int:
+    """How many posts of the dump a thread was built from (a question and its answers)."""
+    if "orphan_answers" in doc.meta:
+        return doc.meta["orphan_answers"]
+    return 1 + len(doc.meta["answer_scores"])
+
+
 class _SiteNotSelected(beam.DoFn):
+    """Threads of sites outside the top N are rejected; orphan answers and meta sites pass on to
+    the steps that drop them under their own reasons."""
+
     def process(self, doc, selected):
-        if doc.meta["site"] in selected:
+        if doc.meta["site"] in selected or "orphan_answers" in doc.meta or is_meta(doc.meta["site"]):
             yield doc
         else:
-            yield pvalue.TaggedOutput("rejected", doc)
+            yield pvalue.TaggedOutput(REJECTED, Rejected(doc, "site_not_in_top"))
+
+
+class KeepLargestSites(beam.PTransform):
+    """threads -> {"kept", "rejected", "extra"}: ranks the sites by the posts read (every thread,
+    orphan answers and meta sites included) and keeps the `top` largest; "extra" is the ranking."""
+
+    def __init__(self, top: int):
+        super().__init__()
+        self.top = top
+
+    def expand(self, docs):
+        ranking = (docs
+                   | "PostsPerThread" >> beam.Map(lambda d: (d.meta["site"], posts_in(d)))
+                   | "PostsPerSite" >> beam.CombinePerKey(sum)
+                   | "Collect" >> beam.combiners.ToList()
+                   | "RankSites" >> beam.Map(rank_sites, self.top))
+        selected = ranking | "Selected" >> beam.Map(lambda r: {x["site"] for x in r if x["selected"]})
+        picked = docs | "Pick" >> beam.ParDo(
+            _SiteNotSelected(), beam.pvalue.AsSingleton(selected)).with_outputs(REJECTED, main="kept")
+        return {"kept": picked["kept"], "rejected": picked[REJECTED],
+                "extra": ranking | "RankingStats" >> beam.Map(lambda r: {"site_ranking": r})}
 
 
 def rank_sites(counts: list[tuple[str, int]], top: int) -> list[dict]:
@@ -283,32 +314,20 @@ class StackExchangeSource(Source):
     def expand_read(self, files):
         read = (files | "ReshuffleFiles" >> beam.Reshuffle()
                 | "ReadPosts" >> beam.ParDo(ReadPostsFn()).with_outputs(ERRORS, main="posts"))
-        posts = read["posts"]
-        self._site_counts = posts | "SiteOf" >> beam.Map(lambda p: p["site"]) | "PostsPerSite" >> beam.combiners.Count.PerElement()
         threads = (
-            posts
+            read["posts"]
             | "KeyByQuestion" >> beam.Map(lambda p: (thread_key(p), p))
             | "JoinAnswers" >> beam.GroupByKey()
             | "BuildThread" >> beam.MapTuple(lambda key, group: build_thread(key[0], key[1], list(group)))
         )
         return threads, read[ERRORS]
 
-    def clean(self, docs, ledger):
-        docs = ledger.filter(docs, OrphanAnswers(), "DropOrphanAnswers")
-        docs = ledger.filter(docs, MetaSite(), "DropMetaSites")
-        ranking = self._site_counts | "Collect" >> beam.combiners.ToList() | "RankSites" >> beam.Map(
-            rank_sites, self.config.top_sites)
-        self.extra = ranking | "RankingStats" >> beam.Map(lambda r: {"site_ranking": r})
-        selected = ranking | "Selected" >> beam.Map(lambda r: {x["site"] for x in r if x["selected"]})
-        picked = docs | "KeepLargestSites" >> beam.ParDo(
-            _SiteNotSelected(), beam.pvalue.AsSingleton(selected)).with_outputs("rejected", main="kept")
-        ledger.add(rejected=picked["rejected"] | "SiteReason" >> beam.Map(lambda d: Rejected(d, "site_not_in_top")))
-        return ledger.filter(picked["kept"], Unanswered(self.config.keep_unanswered), "Unanswered")
-
-    def expand(self, files):
-        outputs = super().expand(files)
-        outputs["extra"] = self.extra
-        return outputs
-
+    def steps(self) -> list[Step]:
+        # The ranking counts every post read, so it comes first; it lets orphan answers and meta
+        # sites through to be dropped under their own reasons.
+        return [("KeepLargestSites", KeepLargestSites(self.config.top_sites)),
+                ("DropOrphanAnswers", OrphanAnswers()),
+                ("DropMetaSites", MetaSite()),
+                ("Unanswered", Unanswered(self.config.keep_unanswered))]
 
 SOURCE = StackExchangeSource

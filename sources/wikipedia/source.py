@@ -22,7 +22,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord
-from pipeline.filters import ERRORS, Filter
+from pipeline.filters import ERRORS, Filter, MinChars, Step
 from sources.wikipedia import wikitext
 from sources.base import Source, SourceConfig
 from sources.wikipedia.dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
@@ -194,25 +194,6 @@ class WikitextToText(Filter):
         return not wikitext.has_residue(doc.text)
 
 
-class MinChars(Filter):
-    name = "too_short"
-
-    def __init__(self, min_chars: int):
-        self.min_chars = min_chars
-
-    def filter(self, doc):
-        return len(doc.text) >= self.min_chars
-
-
-def filters(config: WikipediaConfig) -> list[tuple[str, Filter]]:
-    return [
-        ("SelectLanguages", SelectLanguage(config.languages)),
-        ("KeepArticles", ArticlesOnly()),
-        ("SkipRedirects", SkipRedirects()),
-        ("SkipDisambiguation", SkipDisambiguation()),
-        ("WikitextToText", WikitextToText()),
-        ("MinChars", MinChars(config.min_chars)),
-    ]
 
 
 class WikipediaSource(Source):
@@ -235,10 +216,16 @@ class WikipediaSource(Source):
         )
         return read["docs"] | "ReshuffleDocs" >> beam.Reshuffle(), read[ERRORS]
 
-    def clean(self, docs, ledger):
-        for label, filt in filters(self.config):
-            docs = ledger.filter(docs, filt, label)
-        return docs
+    def steps(self) -> list[Step]:
+        config = self.config
+        return [
+            ("SelectLanguages", SelectLanguage(config.languages)),
+            ("KeepArticles", ArticlesOnly()),
+            ("SkipRedirects", SkipRedirects()),
+            ("SkipDisambiguation", SkipDisambiguation()),
+            ("WikitextToText", WikitextToText()),
+            ("MinChars", MinChars(config.min_chars)),
+        ]
 
 
 SOURCE = WikipediaSource

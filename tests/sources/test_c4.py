@@ -21,7 +21,7 @@ from pipeline.assets import asset_path
 from sources.c4 import rules as c4_rules
 from sources.c4.source import C4Config, C4Source, page_spans, read_c4_json, remove_spans
 from sources.c4.rules import BadWords, CleanPage, MaxPageLength, count_sentences, split_sentences
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 ASSETS = os.path.dirname(asset_path("lee_background.cor"))
 # Five good sentences on three lines: a page that passes every rule.

@@ -13,7 +13,7 @@ from samples import stackexchange as sample
 from sources.stackexchange.source import (StackExchangeConfig, StackExchangeSource, Unanswered, build_thread, parse_row,
                                    html_to_text, iter_post_lines, parse_tags, rank_sites, read_posts, site_of,
                                    sort_answers)
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 
 def answer(i, score, body="x"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from tests.token_fixtures import ROOT, build_corpus, news, novel_chapters, write_ascii_json_shard, write_clean
+from tests.fixtures.tokens import ROOT, build_corpus, news, novel_chapters, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, reference, sample, train
 from tokenizer.encode import Encoder
 

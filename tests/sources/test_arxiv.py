@@ -17,7 +17,7 @@ from pipeline.document import Document, ErrorRecord, stable_id
 from sources.arxiv import archive
 from sources.arxiv import tex
 from sources.arxiv.source import ArxivConfig, ArxivSource, clean_paper, read_papers
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 
 def _gz(data: bytes) -> bytes:

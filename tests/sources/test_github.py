@@ -19,7 +19,7 @@ from sources.github import rules
 from sources.github.source import GitHubConfig, GitHubSource, _repo_task, decode_content, is_export
 from samples.github import STACK_ROWS, build
 from sources.github.headers import strip_header
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 COMMON = "/usr/share/common-licenses"
 # A kept file must not open with a license notice comment (shebang or code may come first).

@@ -20,7 +20,7 @@ from tokens import mixture
 
 from tokens import run as tokens
 from pipeline.files import stable_hash64
-from tests.token_fixtures import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
+from tests.fixtures.tokens import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, corpus, train
 from tokenizer.encode import Encoder
 

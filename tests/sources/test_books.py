@@ -25,7 +25,7 @@ from sources.books.minhash import (LshParams, Signer, UnionFind, band_keys, buck
                                    containment_candidate_probability, containment_keys, estimate_overlap,
                                    false_candidate_rates, is_duplicate, pairs_capped, shingle_hash32, size_class,
                                    FAR, LARGE, NEAR, SMALL)
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 PARAMS = LshParams()
 
@@ -377,7 +377,8 @@ def test_pg19_layout_without_catalogue_is_not_pg19(tmp_path):
 
 def test_too_short_counts_words():
     from pipeline.document import Document
-    from sources.books.source import OtherPileSet, TooShort
+    from pipeline.filters import MinWords as TooShort
+    from sources.books.source import OtherPileSet
 
     assert TooShort(3)(Document("b/1", "one two three", "books")) == (True, "")
     assert TooShort(3)(Document("b/2", " one\ntwo ", "books")) == (False, "too_short")

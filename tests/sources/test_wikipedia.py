@@ -17,8 +17,8 @@ from pipeline.assets import asset_path
 from sources.wikipedia import dump as wikipedia_dump
 from sources.wikipedia import ranges as wikipedia_ranges
 from sources.wikipedia import wikitext
-from sources.wikipedia.source import SOURCE, WikipediaConfig, filters, plan_ranges, read_dump
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from sources.wikipedia.source import SOURCE, WikipediaConfig, plan_ranges, read_dump
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 EN, DE, RU = (wikitext.dropped_prefixes(lang) for lang in ("en", "de", "ru"))
 
@@ -260,7 +260,7 @@ def test_content_models_other_than_wikitext_are_not_articles():
                 {"id": 3, "title": "Daten.json", "text": '{"beschreibung": "Eine Tabelle der Daten", "a": 1} ' * 20}])
     docs = read_bytes(with_model(with_model(xml, 2, "css", "text/css"), 3, "json", "application/json"))
     assert [d.meta.get("content_model") for d in docs] == [None, "css", "json"]
-    kept, rejected = run_filters([f for _, f in filters(WikipediaConfig())], docs)
+    kept, rejected = run_filters(SOURCE(WikipediaConfig()).steps(), docs)
     assert [d.id for d in kept] == ["wikipedia/de/1"] and "content_model" not in kept[0].meta
     assert {r.doc.id: r.reason for r in rejected} == {"wikipedia/de/2": "not_wikitext", "wikipedia/de/3": "not_wikitext"}
 
@@ -274,13 +274,13 @@ def test_filter_chain_reasons():
              {"id": 5, "title": "Maus", "text": "Eine [[Maus]]."},
              {"id": 6, "title": "Witz", "text": "{{Infobox Genre\n| Name = Witz\n" + "Ein Witz. " * 40}]
     docs = read_bytes(dump(pages))
-    kept, rejected = run_filters([f for _, f in filters(WikipediaConfig())], docs)
+    kept, rejected = run_filters(SOURCE(WikipediaConfig()).steps(), docs)
     assert [d.id for d in kept] == ["wikipedia/de/1"] and "_ns_names" not in kept[0].meta
     assert not any("_ns_names" in r.doc.meta for r in rejected)
     assert {r.doc.id: r.reason for r in rejected} == {
         "wikipedia/de/2": "redirect", "wikipedia/de/3": "not_article", "wikipedia/de/4": "disambiguation",
         "wikipedia/de/5": "too_short", "wikipedia/de/6": "unbalanced_markup"}
-    _, rejected = run_filters([f for _, f in filters(WikipediaConfig(languages=("en",)))], docs)
+    _, rejected = run_filters(SOURCE(WikipediaConfig(languages=("en",))).steps(), docs)
     assert {r.reason for r in rejected} == {"language_not_selected"}
 
 

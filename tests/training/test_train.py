@@ -16,8 +16,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.train_fixtures import one_thread  # noqa: F401 (fixture)
-from tests.train_fixtures import SEQ, tiny_config, write_tokens
+from tests.fixtures.training import one_thread  # noqa: F401 (fixture)
+from tests.fixtures.training import SEQ, tiny_config, write_tokens
 from training import checkpoint, runtime
 from training.config import FLAVORS, ModelArgs
 from training.data import TokenStream, validation_streams
@@ -26,7 +26,7 @@ from training.optim import build_optimizer, learning_rate, warmup_steps
 from training.train import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def read_metrics(run_dir: str) -> list[dict]:

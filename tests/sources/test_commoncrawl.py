@@ -27,7 +27,7 @@ from sources.commoncrawl import lm
 from sources.commoncrawl.line_dedup import dedup_lines_in_memory, group_of, line_dedup, line_hash, normalize_for_dedup
 from sources.commoncrawl.source import CommonCrawl, CommonCrawlConfig
 from sources.commoncrawl.perplexity import CCNET_EN_CUTOFFS, PerplexityBuckets, PerplexityModel, bucket, load_cutoffs, require_lm
-from tests.helpers import clean_docs, read_jsonl_gz, run_source
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 WIKI = ("Anarchism is a political philosophy and movement that is sceptical of authority and rejects all "
         "involuntary, coercive forms of hierarchy. It calls for the abolition of the state.")
@@ -141,7 +141,7 @@ def test_missing_models_name_the_make_targets(tmp_path):
     with pytest.raises(FileNotFoundError, match="make classifier"):
         classifier.WikiReference(str(tmp_path / "none.bin")).setup()
     with pytest.raises(FileNotFoundError, match="make lm"):
-        CommonCrawl(CommonCrawlConfig(lm_dir=str(tmp_path))).clean(None, None)
+        CommonCrawl(CommonCrawlConfig(lm_dir=str(tmp_path))).steps()
 
 
 # --- Wikipedia-reference classifier --------------------------------------------------------
