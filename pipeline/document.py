@@ -1,6 +1,6 @@
 """The records that flow through every stage: `Document` and `ErrorRecord`.
 
-A clean shard line is `{"id", "text", "source", "meta"}` (DESIGN.md); a rejected line adds
+A clean shard line is `{"id", "text", "source", "meta"}` (README, "What is on disk"); a rejected line adds
 `drop_reason`; an error line says which input could not be read and why.
 """
 

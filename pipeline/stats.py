@@ -1,8 +1,8 @@
 """The job's accounting: every document that came in is out, dropped (by reason) or an error.
 
-Stages emit `LedgerEntry` tuples; `Tally` combines them into the `stats.json` dict of
-DESIGN.md. Counting from the data (not from runner metrics) makes the numbers the same on
-every runner.
+Stages emit `LedgerEntry` tuples; `Tally` combines them into the `stats.json` dict of the
+README ("What is on disk"). Counting from the data (not from runner metrics) makes the numbers the
+same on every runner.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import gzip
-import io
 import json
 import logging
 import re
@@ -14,12 +13,17 @@ from typing import Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.files import LongLine, capped_lines
+
 log = logging.getLogger("tokenizer.corpus")
 
 # JSON may spell a lone UTF-16 surrogate as an escape ("\ud83d": an emoji cut in half), which
 # json.loads keeps in the str; SentencePiece's bindings refuse such a str (trainer: "Unable to
 # cast", encoder: TypeError), so one such line would stop the tokenizer or the token job.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Far above any clean document a source writes (books are capped at 64 MB, arXiv papers at 50 MB),
+# even JSON-escaped: a longer line was not written by a corpus job, and is never held whole.
+MAX_LINE_BYTES = 512 * 2**20
 
 
 def source_dir(data: str, source: str) -> str:
@@ -38,29 +42,26 @@ def shard_files(data: str, source: str) -> list[str]:
 
 def iter_docs(path: str, problems: collections.Counter | None = None) -> Iterator[dict]:
     """Clean documents of one shard, one at a time. A line that is not a JSON document with a
-    string `id` and `text` is skipped, and a truncated or corrupt shard ends early; both are
-    logged and counted in `problems` ("bad_line", "unreadable_shard")."""
+    string `id` and `text` is skipped, a line over MAX_LINE_BYTES is skipped unread, and a
+    truncated or corrupt shard ends early; all are logged and counted in `problems`
+    ("bad_line", "too_large", "unreadable_shard")."""
     problems = problems if problems is not None else collections.Counter()
     with FileSystems.open(path, compression_type="uncompressed") as raw:
         with gzip.GzipFile(fileobj=raw) as gz:
-            lines = io.TextIOWrapper(gz, encoding="utf-8", errors="replace")
             number = 0
-            while True:
-                try:
-                    line = lines.readline()
-                except (OSError, EOFError, zlib.error) as exc:
-                    log.error("%s: unreadable after line %d (%s), rest skipped", path, number, exc)
-                    problems["unreadable_shard"] += 1
-                    return
-                if not line:
-                    return
-                number += 1
-                doc = _parse(line)
-                if doc is None:
-                    log.warning("%s:%d: not a clean document, skipped", path, number)
-                    problems["bad_line"] += 1
-                    continue
-                yield doc
+            try:
+                for line in capped_lines(gz, MAX_LINE_BYTES):
+                    number += 1
+                    doc = None if isinstance(line, LongLine) else _parse(line.decode("utf-8", errors="replace"))
+                    if doc is None:
+                        kind = "too_large" if isinstance(line, LongLine) else "bad_line"
+                        log.warning("%s:%d: not a clean document (%s), skipped", path, number, kind)
+                        problems[kind] += 1
+                        continue
+                    yield doc
+            except (OSError, EOFError, zlib.error) as exc:
+                log.error("%s: unreadable after line %d (%s), rest skipped", path, number, exc)
+                problems["unreadable_shard"] += 1
 
 
 def _parse(line: str) -> dict | None:

@@ -15,7 +15,7 @@ import sentencepiece as spm
 
 from tokenizer import BOS_ID, EOS_ID
 
-# Token shards are uint16 (DESIGN.md): ids must stay below 2**16.
+# Token shards are flat uint16 (README, "Tokenizer and token shards"): ids must stay below 2**16.
 MAX_VOCAB = 1 << 16
 
 

@@ -121,7 +121,7 @@ def available_weights(data: str, weights: dict[str, float]) -> tuple[dict[str, f
 
 def run(data: str, cfg: TokenizerConfig, out_dir: str | None = None) -> dict:
     if cfg.vocab_size > MAX_VOCAB:  # checked before the sample and the training, not after
-        raise ValueError(f"--vocab-size {cfg.vocab_size:,}: token shards are uint16 (DESIGN.md), "
+        raise ValueError(f"--vocab-size {cfg.vocab_size:,}: token shards are uint16, "
                          f"at most {MAX_VOCAB:,} pieces")
     out_dir = out_dir or FileSystems.join(data, "tokenizer")
     start = time.time()

@@ -18,7 +18,7 @@ import numpy as np
 
 from pipeline.files import stable_hash64
 
-TOKEN = np.dtype("<u2")  # DESIGN.md: flat little-endian uint16
+TOKEN = np.dtype("<u2")  # token shards are flat little-endian uint16 (README)
 LENGTH = np.dtype("<u4")
 
 

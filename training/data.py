@@ -1,7 +1,7 @@
 """Token shards, read sequentially through memory maps, with a position that survives restarts.
 
 `data/tokens/train-SSSSS.bin` holds flat little-endian uint16 ids written in sequences of
-`seq_len + 1` tokens (DESIGN.md). The reader treats the shards, in name order, as one stream of
+`seq_len + 1` tokens (README, "Tokenizer and token shards"). The reader treats the shards, in name order, as one stream of
 windows of `seq_len + 1` tokens (inputs and the targets shifted by one); window `i` is a pure
 function of `i`, so the whole data state of a run is one integer, saved in every checkpoint.
 Reading a batch is a slice of a memory map: the page cache, not Python, does the work.

@@ -14,29 +14,13 @@ dedups the whole input; CCNet's setting for a 1,600-shard dump is 32 groups of ~
 from __future__ import annotations
 
 import dataclasses
-import re
-import unicodedata
 
 import apache_beam as beam
 
 from pipeline.dedup import RemoveRepeatedSpans
 from pipeline.document import Document
 from pipeline.files import stable_hash64
-
-# CCNet text_normalizer.UNICODE_PUNCT: the unicode punctuation `normalize_for_dedup` removes.
-UNICODE_PUNCT = "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►"
-_NON_PRINTING = "".join(map(chr, list(range(0, 32)) + list(range(127, 160))))
-_PUNCT_OR_NON_PRINTING = re.compile("[" + re.escape(UNICODE_PUNCT + _NON_PRINTING) + "]")
-_DIGIT = re.compile(r"\d")
-
-
-def normalize_for_dedup(line: str) -> str:
-    """CCNet's `normalize_for_dedup`: strip, lowercase, digits -> 0, punctuation/control chars out."""
-    line = line.strip()
-    if not line:
-        return line
-    line = _DIGIT.sub("0", line.lower())
-    return _PUNCT_OR_NON_PRINTING.sub("", line)
+from sources.commoncrawl.normalize import normalize_for_dedup
 
 
 def line_hash(line: str) -> int:
@@ -102,11 +86,3 @@ def dedup_lines_in_memory(docs: list[Document], keep_first: bool = False) -> tup
         else:
             emptied.append(doc)
     return kept, emptied
-
-
-def strip_accents(line: str) -> str:
-    """CCNet `text_normalizer.strip_accents` (used before the LM, not for dedup)."""
-    if line.isascii():  # nothing to strip: skip the per-character pass
-        return line
-    nfd = unicodedata.normalize("NFD", line)
-    return "".join(c for c in nfd if unicodedata.category(c) != "Mn")

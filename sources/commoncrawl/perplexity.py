@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from pipeline.document import Document
 from pipeline.filters import Filter
-from sources.commoncrawl.line_dedup import strip_accents
+from sources.commoncrawl.normalize import normalize
 
 SP_MODEL = "en.sp.model"
 LM_MODEL = "en.arpa.bin"
@@ -38,28 +37,6 @@ CCNET_EN_CUTOFFS = (340.0, 520.0)
 # cc_net/perplexity.py PerplexityBucket(percentile_head=30, percentile_tail=60).
 PERCENTILE_HEAD, PERCENTILE_TAIL = 30, 60
 MAX_CHARS = 100_000  # score at most this much of a page (the estimate is stable long before)
-
-# cc_net text_normalizer.UNICODE_PUNCT (normalize(punct=1) maps these to ASCII).
-UNICODE_PUNCT = {
-    "，": ",", "。": ".", "、": ",", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "１": '"',
-    "」": '"', "「": '"', "《": '"', "》": '"', "´": "'", "∶": ":", "：": ":", "？": "?", "！": "!",
-    "（": "(", "）": ")", "；": ";", "–": "-", "—": " - ", "．": ". ", "～": "~", "’": "'", "…": "...",
-    "━": "-", "〈": "<", "〉": ">", "【": "[", "】": "]", "％": "%", "►": "-",
-}
-_PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
-_NON_PRINTING = re.compile("[" + re.escape("".join(map(chr, list(range(32)) + list(range(127, 160))))) + "]")
-_DIGIT = re.compile(r"\d")
-
-
-def normalize(line: str) -> str:
-    """CCNet `text_normalizer.normalize(line)` with its defaults (accent, case, numbers, punct=1)."""
-    line = line.strip()
-    if not line:
-        return line
-    line = strip_accents(line.lower())
-    line = _DIGIT.sub("0", line).translate(_PUNCT_TABLE)
-    return _NON_PRINTING.sub("", line)
-
 
 def model_paths(lm_dir: str, language: str = "en") -> dict[str, str]:
     """The files of one language's LM (SP_MODEL, LM_MODEL, CUTOFFS for English)."""

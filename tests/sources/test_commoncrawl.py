@@ -24,7 +24,8 @@ from samples import commoncrawl as sample
 from pipeline.assets import asset_path
 from sources.commoncrawl import classifier
 from sources.commoncrawl import lm
-from sources.commoncrawl.line_dedup import dedup_lines_in_memory, group_of, line_dedup, line_hash, normalize_for_dedup
+from sources.commoncrawl.line_dedup import dedup_lines_in_memory, group_of, line_dedup, line_hash
+from sources.commoncrawl.normalize import normalize_for_dedup
 from sources.commoncrawl.source import CommonCrawl, CommonCrawlConfig
 from sources.commoncrawl.perplexity import CCNET_EN_CUTOFFS, PerplexityBuckets, PerplexityModel, bucket, load_cutoffs, require_lm
 from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source

@@ -1,0 +1,52 @@
+"""CCNet's text normaliser (Wenzek et al. 2020, `cc_net/text_normalizer.py`), in one place: the
+form a line takes before it is hashed for line dedup (`normalize_for_dedup`) and before it is cut
+into SentencePiece pieces for the perplexity LM (`normalize`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# cc_net text_normalizer.UNICODE_PUNCT: `normalize(punct=1)` maps these to ASCII,
+# `normalize_for_dedup` removes them.
+UNICODE_PUNCT = {
+    "，": ",", "。": ".", "、": ",", "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "１": '"',
+    "」": '"', "「": '"', "《": '"', "》": '"', "´": "'", "∶": ":", "：": ":", "？": "?", "！": "!",
+    "（": "(", "）": ")", "；": ";", "–": "-", "—": " - ", "．": ". ", "～": "~", "’": "'", "…": "...",
+    "━": "-", "〈": "<", "〉": ">", "【": "[", "】": "]", "％": "%", "►": "-",
+}
+# cc_net text_normalizer.NON_PRINTING_CHARS: C0 and C1 control characters.
+NON_PRINTING = "".join(map(chr, list(range(32)) + list(range(127, 160))))
+
+_PUNCT_TABLE = str.maketrans(UNICODE_PUNCT)
+_NON_PRINTING = re.compile("[" + re.escape(NON_PRINTING) + "]")
+_PUNCT_OR_NON_PRINTING = re.compile("[" + re.escape("".join(UNICODE_PUNCT) + NON_PRINTING) + "]")
+_DIGIT = re.compile(r"\d")
+
+
+def normalize(line: str) -> str:
+    """CCNet `text_normalizer.normalize(line)` with its defaults (accent, case, numbers, punct=1)."""
+    line = line.strip()
+    if not line:
+        return line
+    line = strip_accents(line.lower())
+    line = _DIGIT.sub("0", line).translate(_PUNCT_TABLE)
+    return _NON_PRINTING.sub("", line)
+
+
+def normalize_for_dedup(line: str) -> str:
+    """CCNet's `normalize_for_dedup`: strip, lowercase, digits -> 0, punctuation/control chars out."""
+    line = line.strip()
+    if not line:
+        return line
+    line = _DIGIT.sub("0", line.lower())
+    return _PUNCT_OR_NON_PRINTING.sub("", line)
+
+
+def strip_accents(line: str) -> str:
+    """CCNet `text_normalizer.strip_accents` (used before the LM, not for dedup)."""
+    if line.isascii():  # nothing to strip: skip the per-character pass
+        return line
+    nfd = unicodedata.normalize("NFD", line)
+    return "".join(c for c in nfd if unicodedata.category(c) != "Mn")
