@@ -49,7 +49,7 @@ class TokenizerConfig:
                                            "fallback (LLaMA's trainer_spec: 0.99995)"})
     num_threads: int = dataclasses.field(
         default=0, metadata={"help": "SentencePiece trainer threads, 0 = all cores (the model is "
-                                     "byte-identical for any count: tests/test_tokenizer.py)"})
+                                     "byte-identical for any count: tests/tokenizer/test_tokenizer.py)"})
     heldout_fraction: float = dataclasses.field(
         default=0.01, metadata={"help": "share of each source's documents kept out of the sample"})
     heldout_chars: int = dataclasses.field(
@@ -93,7 +93,7 @@ def train_model(lines: list[str], cfg: TokenizerConfig) -> bytes:
 
 def without_thread_count(model: bytes) -> bytes:
     """The model with trainer_spec.num_threads cleared: the pieces do not depend on the thread
-    count (tests/test_tokenizer.py), so neither should the file's bytes and hash.
+    count (tests/tokenizer/test_tokenizer.py), so neither should the file's bytes and hash.
     (transformers' copy of the proto schema: sentencepiece's own needs a newer protobuf than Beam's.)"""
     from transformers.utils import sentencepiece_model_pb2_new as model_pb2
 

@@ -5,9 +5,10 @@ The order of sequences follows Megatron-LM's `BlendedDataset`: the next sample c
 source that is furthest behind its target count (NVIDIA/Megatron-LM,
 megatron/core/datasets/helpers.cpp `build_blending_indices`: error = weight * max(i, 1) - count,
 largest error wins, ties to the lower index). We count the target after the pick, weight * (i + 1):
-it keeps every prefix closer to the target (measured in tests/test_tokens.py). We add one level above it, so that every shard on
-its own carries the proportions: each shard's per-source counts are floor(w * size) plus one
-extra sequence for the sources furthest behind over the whole stream (`shard_quotas`).
+it keeps every prefix closer to the target (measured in tests/tokens/test_tokens.py). We add one
+level above it, so that every shard on its own carries the proportions: each shard's per-source
+counts are floor(w * size) plus one extra sequence for the sources furthest behind over the whole
+stream (`shard_quotas`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ Where the paper and the reference code differ, the reference code is tensorflow/
 
 Sentence counting: TFDS uses NLTK punkt, datatrove spaCy's rule-based `sentencizer`; both cost
 most of the filter's time. `count_sentences` reproduces the sentencizer's boundaries for
-English with one regex scan per line (see its docstring); tests/test_c4.py measures its keep/drop
+English with one regex scan per line (see its docstring); tests/sources/test_c4.py measures its keep/drop
 agreement with datatrove's `C4QualityFilter`.
 """
 

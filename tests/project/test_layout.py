@@ -164,23 +164,41 @@ def test_each_source_is_a_package_found_by_the_registry():
         assert registry.get(name).name == name
 
 
+def readme_tour(readme: str) -> dict[str, set[str]]:
+    """Folder -> the modules the README's "How the code is laid out" names under that folder's
+    bullet (a bullet opens with the folder, e.g. "- `sources/books/`: `source.py`, ...")."""
+    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    named: dict[str, set[str]] = {}
+    folder = None
+    for line in section.splitlines():
+        opening = re.match(r"\s*- `([\w/]+)/`", line)
+        if opening:
+            folder = opening.group(1)
+            named.setdefault(folder, set())
+        if folder is not None:
+            named[folder].update(re.findall(r"`(\w+\.py)`", line))
+    return named
+
+
 def test_readme_tour_names_every_package_and_module_that_exists():
-    """Every path the README's "How the code is laid out" names exists, and every package of the
-    tree (and every module of a source package) is named there."""
+    """Every module the README's tour names exists in the folder it is named under, every package
+    of the tree has its bullet, and every module of `pipeline/`, `tokens/` and each source package
+    is named."""
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         readme = f.read()
+    named = readme_tour(readme)
+    missing = [f"{folder}/{m}" for folder, modules in named.items() for m in sorted(modules)
+               if not os.path.isfile(os.path.join(ROOT, folder, m))]
+    assert missing == [], f"the README names modules that do not exist: {missing}"
+    sources = [f"sources/{d}" for d in sorted(os.listdir(os.path.join(ROOT, "sources")))
+               if os.path.isfile(os.path.join(ROOT, "sources", d, "__init__.py"))]
+    without_bullet = [p for p in (*LAYERS, *sources) if p not in named]
+    assert without_bullet == [], f"the README's tour has no bullet for {without_bullet}"
     section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
-    named = set(re.findall(r"`([\w/]+(?:\.py)?)`", section))
-    paths = {n for n in named if "/" in n or n.endswith(".py")}
-    missing = [p for p in sorted(paths) if not os.path.exists(os.path.join(ROOT, p.rstrip("/")))
-               and not any(os.path.exists(os.path.join(ROOT, d, p)) for d in ("pipeline", "sources", "tokens",
-                                                                                "tokenizer", "training", "scripts"))]
-    assert missing == [], f"the README names paths that do not exist: {missing}"
-    packages = [d for d in (*LAYERS, *TOP) if os.path.isdir(os.path.join(ROOT, d))]
-    packages += [f"sources/{d}" for d in sorted(os.listdir(os.path.join(ROOT, "sources")))
-                 if os.path.isfile(os.path.join(ROOT, "sources", d, "__init__.py"))]
-    unnamed = [p for p in packages if f"`{p}/`" not in section]
-    assert unnamed == [], f"the README's tour does not name: {unnamed}"
+    assert [t for t in TOP if f"`{t}/`" not in section] == [], "the tour leaves out a top folder"
+    for folder in ["pipeline", "tokens", *sources]:
+        modules = {n for n in os.listdir(os.path.join(ROOT, folder)) if n.endswith(".py") and n != "__init__.py"}
+        assert modules <= named[folder], f"the README's tour does not name {sorted(modules - named[folder])} of {folder}/"
 
 
 # --- the checks catch what they are for -------------------------------------------------------
