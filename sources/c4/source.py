@@ -43,7 +43,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import stats
 from pipeline.dedup import ExactDedup, RemoveRepeatedSpans
 from pipeline.document import Document, ErrorRecord, stable_id
-from pipeline.files import stable_hash64
+from pipeline.files import LongLine, capped_lines, stable_hash64
 from pipeline.filters import Step
 from pipeline.langid import LanguageId
 from pipeline.warc import PATHS_LISTING_HINT, read_warc
@@ -148,33 +148,17 @@ def read_c4_json(path: str) -> Iterator[Document | ErrorRecord]:
         return
     number = 0
     with raw:
-        while True:
-            where = f"{path}:{number + 1}"
-            try:
-                line = lines.readline(MAX_LINE_BYTES + 1)
-            except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip
-                yield ErrorRecord.of(NAME, where, "truncated_gzip", exc)
-                return
-            if not line:
-                return
-            number += 1
-            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
-                yield from _skip_long_line(lines, where, line)
-                continue
-            if not line.strip():
-                continue
-            yield parse_c4_line(line, where, file_name, number)
-
-
-def _skip_long_line(lines, where: str, head: bytes) -> Iterator[ErrorRecord]:
-    try:
-        chunk = head
-        while chunk and not chunk.endswith(b"\n"):
-            chunk = lines.readline(MAX_LINE_BYTES)
-    except (EOFError, OSError, zlib.error) as exc:
-        yield ErrorRecord.of(NAME, where, "truncated_gzip", exc)
-        return
-    yield ErrorRecord.of(NAME, where, "record_too_large", f"line over {MAX_LINE_BYTES} bytes", head[:1024])
+        try:
+            for line in capped_lines(lines, MAX_LINE_BYTES):
+                number += 1
+                where = f"{path}:{number}"
+                if isinstance(line, LongLine):
+                    yield ErrorRecord.of(NAME, where, "record_too_large", f"line over {MAX_LINE_BYTES} bytes", line.head)
+                elif line.strip():
+                    yield parse_c4_line(line, where, file_name, number)
+        except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip
+            # raised while reading line `number + 1` (or reading past it, when it is over the cap)
+            yield ErrorRecord.of(NAME, f"{path}:{number + 1}", "truncated_gzip", exc)
 
 
 def from_warc(record: Document | ErrorRecord) -> Document | ErrorRecord:

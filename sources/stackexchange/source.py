@@ -24,6 +24,7 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord, Rejected
+from pipeline.files import LongLine, capped_lines
 from pipeline.filters import ERRORS, REJECTED, Filter, Step
 from sources.base import Source, SourceConfig
 from sources.stackexchange.html import html_to_text
@@ -93,16 +94,9 @@ def parse_row(line: bytes) -> dict[str, str]:
 
 def iter_post_lines(handle, path: str) -> Iterator[tuple[bytes | None, ErrorRecord | None]]:
     """Row lines of a Posts.xml stream; broken lines and DTDs become errors, never crashes."""
-    number = 0
     in_dtd = False
-    while True:
-        line = handle.readline(MAX_ROW_BYTES + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > MAX_ROW_BYTES and not line.endswith(b"\n"):
-            while line and not line.endswith(b"\n"):  # skip the rest of the giant line
-                line = handle.readline(MAX_ROW_BYTES)
+    for number, line in enumerate(capped_lines(handle, MAX_ROW_BYTES), start=1):
+        if isinstance(line, LongLine):  # the giant line was read past, never held
             yield None, ErrorRecord.of(NAME, f"{path}:{number}", "row_too_large", f"row over {MAX_ROW_BYTES} bytes")
             continue
         stripped = line.strip()

@@ -181,6 +181,22 @@ def test_giant_line_is_skipped_and_counted(tmp_path, monkeypatch):
     write_gz(path, [json.dumps({"text": "x " * 5000}).encode() + b"\n", json.dumps({"text": GOOD}).encode()])
     records = list(read_c4_json(path))
     assert [getattr(r, "kind", "doc") for r in records] == ["record_too_large", "doc"]
+    assert records[0].input == f"{path}:1" and records[0].excerpt.startswith('{"text": "x x')
+
+
+def test_gzip_cut_inside_a_giant_line_is_one_truncated_gzip_error(tmp_path, monkeypatch):
+    import random
+
+    import sources.c4.source
+
+    monkeypatch.setattr(sources.c4.source, "MAX_LINE_BYTES", 1000)
+    giant = random.Random(0).randbytes(50_000).hex().encode()  # 100 KB that gzip cannot shrink much
+    data = gzip.compress(json.dumps({"text": GOOD}).encode() + b"\n" + giant + b"\n" + json.dumps({"text": GOOD}).encode())
+    path = tmp_path / "c4-train.00003-of-01024.json.gz"
+    path.write_bytes(data[: len(data) // 2])  # cut well past the giant line's first 1,000 bytes
+    records = list(read_c4_json(str(path)))
+    assert [getattr(r, "kind", "doc") for r in records] == ["doc", "truncated_gzip"]
+    assert records[1].input == f"{path}:2"
 
 
 def test_plain_json_and_wet_inputs(tmp_path):

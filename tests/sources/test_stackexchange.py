@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 
 import pytest
@@ -91,7 +90,7 @@ def test_giant_line_is_skipped_and_counted():
     data = b'<posts>\n  <row Id="1" PostTypeId="1" Body="' + b"x" * (5 * 1024 * 1024) + b'" />\n' \
            b'  <row Id="2" PostTypeId="1" Title="ok" Body="fine" />\n</posts>\n'
     out = list(iter_post_lines(io.BytesIO(data), "big"))
-    assert out[0][1].kind == "row_too_large"
+    assert out[0][1].kind == "row_too_large" and out[0][1].input == "big:2"  # `<posts>` is line 1
     assert out[1][0].startswith(b'<row Id="2"')
 
 
