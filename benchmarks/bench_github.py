@@ -17,7 +17,9 @@ from pipeline.document import Document
 from pipeline.filters import run_filters
 from samples.github import build
 from sources.github import rules
-from sources.github.source import GitHubSource, _repo_task, content_key, is_export
+from sources.github.checkout import _repo_task, read_tree_file
+from sources.github.read import is_export
+from sources.github.source import GitHubSource, content_key
 from tests.fixtures.helpers import run_source
 
 
@@ -40,7 +42,7 @@ def plain_loop(paths: list[str], source: GitHubSource) -> tuple[int, int]:
                 licensed.setdefault(rules.license_folder(p), []).append((os.path.basename(p), rules.detect_license(f.read())))
     licenses = {folder: rules.combine_licenses(found) for folder, found in licensed.items()}
     root = os.path.commonpath([os.path.dirname(p) for p in tree])
-    docs += [source.read_tree_file(*_repo_task(p, root, licenses)) for p in tree]
+    docs += [read_tree_file(*_repo_task(p, root, licenses), source.config.max_file_bytes) for p in tree]
     chars = sum(len(d.text) for d in docs)
     steps = source.steps()  # the job's own chain; its last step, the exact dedup, as a dict below
     assert steps[-1][0] == "DedupFiles"

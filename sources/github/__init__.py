@@ -1,2 +1,2 @@
-"""GitHub code: `source` (the job), `read` (exports and checkouts), `tables` (Parquet/Avro),
-`rules` (licences and quality heuristics), `headers` (licence-comment removal)."""
+"""GitHub code: `source` (the job), `read` (exports), `checkout` (checkouts), `tables`
+(Parquet/Avro), `rules` (licences and quality heuristics), `headers` (licence-comment removal)."""
