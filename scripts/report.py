@@ -7,19 +7,19 @@ beside the paper's Table 1; the training loss and per-source validation losses. 
 whose inputs do not exist yet says so; an input that is damaged or from an older version (a
 shard cut short, a stats.json lacking a field, a metrics.jsonl whose last line a killed run
 left unfinished) is used as far as it can be read, and the page says what was skipped.
+
+This module holds the sections and the command; the page and its HTML are in
+`scripts/report_page.py`, the damage-tolerant reading of inputs in `scripts/report_inputs.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import glob
-import gzip
 import html
 import json
 import os
 import sys
-import zlib
 
 import matplotlib
 
@@ -27,100 +27,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
+from scripts.report_inputs import Scan, doc_meta, read_json  # noqa: E402
+from scripts.report_page import Report, html_table, missing_note  # noqa: E402
 from sources.registry import ALL_SOURCES  # noqa: E402
 from sources.table1 import TABLE1  # noqa: E402
-
-MAX_DOCS_SCANNED = 200_000  # per source, for the histograms
-
-
-def _read_json(path: str):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
-class Scan:
-    """Reads clean/rejected shards for the histograms, at most MAX_DOCS_SCANNED documents a
-    pattern. A shard that cannot be read to its end (a copy cut short, a disk that filled up) or
-    a line that is not a JSON object costs only itself: the documents before the fault are used,
-    and `note()` says what was skipped, so one bad file never takes the whole report down."""
-
-    def __init__(self):
-        self.bad_files: list[str] = []
-        self.bad_lines = 0
-
-    def docs(self, pattern: str):
-        seen = 0
-        for path in sorted(glob.glob(pattern)):
-            try:
-                with gzip.open(path, "rt", encoding="utf-8") as f:
-                    for line in f:
-                        try:
-                            doc = json.loads(line)
-                        except ValueError:
-                            doc = None
-                        if not isinstance(doc, dict):
-                            self.bad_lines += 1
-                            continue
-                        yield doc
-                        seen += 1
-                        if seen >= MAX_DOCS_SCANNED:
-                            return
-            except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
-                self.bad_files.append(f"{os.path.basename(path)} ({type(e).__name__})")
-
-    def note(self) -> str:
-        parts = []
-        if self.bad_files:
-            parts.append(f"{len(self.bad_files)} unreadable shard(s) skipped from the fault on: "
-                         + ", ".join(self.bad_files))
-        if self.bad_lines:
-            parts.append(f"{self.bad_lines} line(s) that are not JSON objects skipped")
-        return f'<p class="missing">{html.escape("; ".join(parts))}.</p>' if parts else ""
-
-
-def _meta(doc: dict) -> dict:
-    meta = doc.get("meta")
-    return meta if isinstance(meta, dict) else {}
-
-
-class Report:
-    def __init__(self, out_dir: str):
-        self.out_dir = out_dir
-        self.sections: list[str] = []
-        os.makedirs(out_dir, exist_ok=True)
-
-    def figure(self, fig, name: str) -> str:
-        path = os.path.join(self.out_dir, f"{name}.png")
-        fig.savefig(path, dpi=90, bbox_inches="tight")
-        plt.close(fig)
-        with open(path, "rb") as f:
-            data = base64.b64encode(f.read()).decode()
-        return f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
-
-    def section(self, key: str, title: str, body: str) -> None:
-        self.sections.append(f'<section id="{key}"><h2>{html.escape(title)}</h2>\n{body}\n</section>')
-
-    def write(self) -> str:
-        page = PAGE.format(body="\n".join(self.sections))
-        path = os.path.join(self.out_dir, "index.html")
-        with open(path + ".tmp", "w") as f:
-            f.write(page)
-        os.replace(path + ".tmp", path)
-        return path
-
-
-def _table(header: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _missing(what: str) -> str:
-    return f'<p class="missing">Not available yet: {html.escape(what)}.</p>'
-
 
 # The counts every stats.json carries today (DESIGN.md); a file written by an older version of a
 # job may lack some. Those show as n/a and the report names them, the rest is still drawn.
@@ -145,7 +55,7 @@ def funnels(report: Report, data: str) -> None:
     body, rows, notes, absent, unreadable = [], [], [], [], []
     for source in ALL_SOURCES:
         path = os.path.join(data, "clean", source, "stats.json")
-        stats = _read_json(path)
+        stats = read_json(path)
         if not isinstance(stats, dict):
             (unreadable if os.path.exists(path) else absent).append(source)
             continue
@@ -186,14 +96,14 @@ def funnels(report: Report, data: str) -> None:
         notes.append(f"not built yet (no stats.json): {', '.join(absent)}")
     note = "".join(f'<p class="missing">{html.escape(n)}.</p>' for n in notes)
     if not rows:
-        report.section("funnels", "Corpus funnels", note if unreadable else _missing("no stats.json under data/clean/"))
+        report.section("funnels", "Corpus funnels", note if unreadable else missing_note("no stats.json under data/clean/"))
         return
-    table = _table(["source", "docs in", "docs out", "dropped", "errors", "chars in", "chars out", "seconds"], rows)
+    table = html_table(["source", "docs in", "docs out", "dropped", "errors", "chars in", "chars out", "seconds"], rows)
     report.section("funnels", "Corpus funnels", table + note + "\n".join(body))
 
 
 def perplexity(report: Report, data: str) -> None:
-    stats = _read_json(os.path.join(data, "clean", "commoncrawl", "stats.json"))
+    stats = read_json(os.path.join(data, "clean", "commoncrawl", "stats.json"))
     stats = stats if isinstance(stats, dict) else {}
     used = stats.get("perplexity_cutoffs")  # the cutoffs the job applied (flags or make lm's)
     used = used if isinstance(used, dict) else {}
@@ -204,14 +114,14 @@ def perplexity(report: Report, data: str) -> None:
     scan, groups = Scan(), {}
     for pattern in (f"{data}/clean/commoncrawl/*.jsonl.gz", f"{data}/rejected/commoncrawl/*.jsonl.gz"):
         for d in scan.docs(pattern):
-            meta = _meta(d)
+            meta = doc_meta(d)
             value = meta.get("perplexity")
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 lang = meta.get("language") if by_language else ""
                 groups.setdefault(lang if lang in by_language or not by_language else "other", []).append(value)
     if not groups:
         report.section("perplexity", "CommonCrawl perplexity",
-                       scan.note() + _missing("no documents with a perplexity"))
+                       scan.note() + missing_note("no documents with a perplexity"))
         return
 
     def lines(c: dict) -> list:
@@ -233,14 +143,14 @@ def perplexity(report: Report, data: str) -> None:
     axes[-1, 0].set_xlabel("document perplexity (KenLM 5-gram; values over 2000 shown at 2000)")
     total = sum(len(v) for v in groups.values())
     if by_language:
-        table = _table(["language", "head | middle", "middle | tail", "cutoffs from", "documents"],
+        table = html_table(["language", "head | middle", "middle | tail", "cutoffs from", "documents"],
                        [[lang, _fmt(_number(c, "head"), "g"), _fmt(_number(c, "tail"), "g"), c.get("from", "-"),
                          len(groups.get(lang, []))] for lang, c in by_language.items()])
         text = f"<p>{total} documents (kept and rejected), each scored with its language's LM and cutoffs.</p>" + table
     else:
         text = (f"<p>{total} documents (kept and rejected); cutoffs {lines(used)}.</p>" if lines(used) else
                 f"<p>{total} documents (kept and rejected).</p>"
-                + _missing("the cutoffs the job applied (stats.json perplexity_cutoffs)"))
+                + missing_note("the cutoffs the job applied (stats.json perplexity_cutoffs)"))
     report.section("perplexity", "CommonCrawl perplexity", text + scan.note() + report.figure(fig, "perplexity"))
 
 
@@ -250,14 +160,14 @@ def language_scores(report: Report, data: str) -> None:
     for source in ("commoncrawl", "c4"):
         values = []
         for pattern in (f"{data}/clean/{source}/*.jsonl.gz", f"{data}/rejected/{source}/*.jsonl.gz"):
-            values += [_meta(d)["language_score"] for d in scan.docs(pattern)
-                       if isinstance(_meta(d).get("language_score"), (int, float))]
+            values += [doc_meta(d)["language_score"] for d in scan.docs(pattern)
+                       if isinstance(doc_meta(d).get("language_score"), (int, float))]
         if values:
             any_values = True
             ax.hist(values, bins=40, range=(0, 1), alpha=0.6, label=f"{source} ({len(values)})")
     if not any_values:
         plt.close(fig)
-        report.section("langid", "Language-ID scores", scan.note() + _missing("no documents with a language_score"))
+        report.section("langid", "Language-ID scores", scan.note() + missing_note("no documents with a language_score"))
         return
     ax.set_xlabel("fastText lid.176 score of the top language")
     ax.set_ylabel("documents")
@@ -267,10 +177,10 @@ def language_scores(report: Report, data: str) -> None:
 
 def book_clusters(report: Report, data: str) -> None:
     scan = Scan()
-    sizes = [_meta(d).get("cluster_size", 1) for d in scan.docs(f"{data}/clean/books/*.jsonl.gz")]
+    sizes = [doc_meta(d).get("cluster_size", 1) for d in scan.docs(f"{data}/clean/books/*.jsonl.gz")]
     sizes = [s for s in sizes if isinstance(s, int)]
     if not sizes:
-        report.section("books", "Books near-duplicate clusters", scan.note() + _missing("no clean books"))
+        report.section("books", "Books near-duplicate clusters", scan.note() + missing_note("no clean books"))
         return
     counts: dict[int, int] = {}
     for s in sizes:
@@ -280,15 +190,15 @@ def book_clusters(report: Report, data: str) -> None:
     ax.set_xlabel("cluster size (books sharing > 90% content; one kept per cluster)")
     ax.set_ylabel("kept books")
     report.section("books", "Books near-duplicate clusters",
-                   _table(["cluster size", "kept books"], [[k, counts[k]] for k in sorted(counts)])
+                   html_table(["cluster size", "kept books"], [[k, counts[k]] for k in sorted(counts)])
                    + scan.note() + report.figure(fig, "book_clusters"))
 
 
 def tokenizer_section(report: Report, data: str) -> None:
-    info = _read_json(os.path.join(data, "tokenizer", "tokenizer.json")) or {}
+    info = read_json(os.path.join(data, "tokenizer", "tokenizer.json")) or {}
     bpt = info.get("bytes_per_token") or {}
     if not bpt:
-        report.section("tokenizer", "Tokenizer bytes per token", _missing("data/tokenizer/tokenizer.json with bytes_per_token"))
+        report.section("tokenizer", "Tokenizer bytes per token", missing_note("data/tokenizer/tokenizer.json with bytes_per_token"))
         return
     rows, names, ours, ref = [], [], [], []
     for source, value in sorted(bpt.items()):
@@ -307,13 +217,13 @@ def tokenizer_section(report: Report, data: str) -> None:
     ax.set_ylabel("bytes per token (higher = fewer tokens)")
     ax.legend()
     report.section("tokenizer", "Tokenizer bytes per token",
-                   _table(["source", "ours", "reference"], rows) + report.figure(fig, "bytes_per_token"))
+                   html_table(["source", "ours", "reference"], rows) + report.figure(fig, "bytes_per_token"))
 
 
 def mixture(report: Report, data: str) -> None:
-    mix = _read_json(os.path.join(data, "tokens", "mix.json"))
+    mix = read_json(os.path.join(data, "tokens", "mix.json"))
     if not mix:
-        report.section("mixture", "Token mixture vs the paper's Table 1", _missing("data/tokens/mix.json"))
+        report.section("mixture", "Token mixture vs the paper's Table 1", missing_note("data/tokens/mix.json"))
         return
     rows = []
     for source, row in TABLE1.items():
@@ -333,13 +243,13 @@ def mixture(report: Report, data: str) -> None:
             f"`make tokens` ran; their weight was spread over the others).</p>") if absent else ""
     report.section("mixture", "Token mixture vs the paper's Table 1",
                    f"<p>Sequence length {mix.get('seq_len')}, {len(shards)} train shards, "
-                   f"{total:,} tokens.</p>" + _table(header, rows) + note)
+                   f"{total:,} tokens.</p>" + html_table(header, rows) + note)
 
 
 def training(report: Report, runs: str) -> None:
     paths = sorted(glob.glob(os.path.join(runs, "*", "metrics.jsonl")), key=os.path.getmtime)
     if not paths:
-        report.section("training", "Training loss", _missing("no runs/<run>/metrics.jsonl"))
+        report.section("training", "Training loss", missing_note("no runs/<run>/metrics.jsonl"))
         return
     path = paths[-1]
     steps, losses, val_steps, val, bad = [], [], [], {}, 0
@@ -379,38 +289,15 @@ def training(report: Report, runs: str) -> None:
         axes[1].text(0.5, 0.5, "no validation rows yet", ha="center", va="center", transform=axes[1].transAxes)
     run = os.path.basename(os.path.dirname(path))
     summary = (f"<p>Run <code>{html.escape(run)}</code>: {len(steps)} steps, loss {losses[0]:.3f} at step "
-               f"{steps[0]}, {losses[-1]:.3f} at step {steps[-1]}.</p>") if losses else _missing("training steps")
+               f"{steps[0]}, {losses[-1]:.3f} at step {steps[-1]}.</p>") if losses else missing_note("training steps")
     if not val:
-        summary += _missing(f"validation losses (run {run} has no val_loss rows: no evaluation step reached, "
+        summary += missing_note(f"validation losses (run {run} has no val_loss rows: no evaluation step reached, "
                             f"or no data/tokens/val/*.bin)")
     if bad:
         summary += (f'<p class="missing">{bad} line(s) of {html.escape(run)}/metrics.jsonl that are not JSON rows '
                     f"skipped.</p>")
     report.section("training", "Training loss", summary + report.figure(fig, "training_loss"))
 
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>LLaMA corpus report</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
-th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
-th:first-child, td:first-child {{ text-align: left; }}
-img {{ max-width: 100%; }} .missing {{ color: #888; font-style: italic; }}
-</style></head>
-<body>
-<h1>LLaMA corpus and training report</h1>
-{body}
-<script>
-window.addEventListener("load", function () {{
-  var imgs = document.images, broken = 0;
-  for (var i = 0; i < imgs.length; i++) if (!imgs[i].complete || imgs[i].naturalWidth === 0) broken++;
-  document.body.setAttribute("data-images", imgs.length);
-  document.body.setAttribute("data-broken-images", broken);
-}});
-</script>
-</body></html>
-"""
 
 SECTIONS = ("funnels", "perplexity", "langid", "books", "tokenizer", "mixture", "training")
 
