@@ -7,7 +7,7 @@ import pytest
 from samples.books import OLD_FOOTER, OLD_HEADER
 from sources.books.gutenberg import BadBook, decode_book, parse_pg19_metadata, strip_gutenberg
 from sources.books.source import BooksSource
-from tests.sources.books.helpers import write_file
+from tests.fixtures.books import write_file
 
 
 # --- Gutenberg headers --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pipeline.document import stable_id
 from samples.books import drop_chapter, edit_paragraphs, first_chapters, lee_anthologies, lee_book
 from sources.books.source import BooksConfig, BooksSource
 from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
-from tests.sources.books.helpers import omnibus, write_file
+from tests.fixtures.books import omnibus, write_file
 
 
 # --- the whole job ------------------------------------------------------------------------------

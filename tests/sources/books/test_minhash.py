@@ -16,7 +16,7 @@ from sources.books.minhash import (LshParams, Signer, band_keys, candidate_proba
                                    containment_candidate_probability, containment_keys, estimate_overlap,
                                    false_candidate_rates, is_duplicate, shingle_hash32, size_class)
 from sources.books.source import BooksConfig
-from tests.sources.books.helpers import omnibus
+from tests.fixtures.books import omnibus
 
 PARAMS = LshParams()
 

@@ -14,7 +14,7 @@ from pipeline.document import stable_id
 from samples.books import lee_anthologies, lee_book
 from sources.books.source import BooksConfig, BooksSource
 from tests.fixtures.helpers import clean_docs, run_source
-from tests.sources.books.helpers import write_file
+from tests.fixtures.books import write_file
 
 
 # --- JSON lines ---------------------------------------------------------------------------------

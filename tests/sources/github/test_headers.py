@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sources.github.headers import strip_header
-from tests.sources.github.common import GPL_C
+from tests.fixtures.github import GPL_C
 
 
 def test_header_c_block_removed_include_kept():

@@ -12,7 +12,7 @@ from samples.github import STACK_ROWS, build
 from sources.github import rules
 from sources.github.source import GitHubSource
 from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
-from tests.sources.github.common import COMMON, GPL_C, MIT_TEXT, REDPAJAMA, THE_STACK, record
+from tests.fixtures.github import COMMON, GPL_C, MIT_TEXT, REDPAJAMA, THE_STACK, record
 
 
 # A kept file must not open with a license notice comment (shebang or code may come first).

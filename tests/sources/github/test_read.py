@@ -8,7 +8,7 @@ import gzip
 from pipeline.document import Document, ErrorRecord
 from sources.github.read import decode_content, is_export, parse_record
 from sources.github.source import GitHubConfig, GitHubSource
-from tests.sources.github.common import record
+from tests.fixtures.github import record
 
 
 def test_decode_content_problems():

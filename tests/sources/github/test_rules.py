@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.filters import run_filters
 from sources.github import rules
-from tests.sources.github.common import COMMON, MIT_TEXT, doc
+from tests.fixtures.github import COMMON, MIT_TEXT, doc
 
 
 # --- licenses ---------------------------------------------------------------------------------
