@@ -16,9 +16,9 @@ import tempfile
 import time
 
 from benchmarks.common import Row, best_of
+from pipeline.assets import asset_path
 from pipeline.document import Document
 from samples.arxiv import _articles, _bulk, _good_papers
-from pipeline.assets import asset_path
 from sources.arxiv import tex
 from sources.arxiv.source import ArxivConfig, ArxivSource, clean_paper, read_papers
 from tests.fixtures.helpers import run_source

@@ -27,8 +27,8 @@ import tracemalloc
 from datasketch import MinHash, MinHashLSH
 
 from benchmarks.common import Row, best_of, peak_rss_mb
-from samples.books import edit_paragraphs
 from pipeline.assets import asset_path
+from samples.books import edit_paragraphs
 from sources.books.gutenberg import decode_book, strip_gutenberg
 from sources.books.minhash import LshParams, Signer
 

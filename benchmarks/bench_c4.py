@@ -12,9 +12,9 @@ import os
 import time
 
 from benchmarks.common import Row
+from pipeline.assets import asset_path
 from pipeline.document import Document
 from samples.c4 import comparison_pages
-from pipeline.assets import asset_path
 from sources.c4.rules import BadWords, CleanPage
 
 

@@ -63,8 +63,7 @@ def models(tmp: str, assets: str, reference: str) -> tuple[str, str]:
     """(lm_dir, classifier path), small and trained now so every run measures the same models:
     the LM on 40 enwiki articles (cutoffs from the benchmark's own pages, as `make lm` does
     from the raw pages), the classifier on those articles vs word-salad pages."""
-    from sources.commoncrawl import classifier
-    from sources.commoncrawl import lm
+    from sources.commoncrawl import classifier, lm
 
     lm_dir = os.path.join(tmp, "models")
     wiki = list(itertools.islice(lm.dump_texts(os.path.join(assets, lm.ENWIKI_ASSET)), 40))

@@ -9,10 +9,10 @@ import tempfile
 import time
 
 from benchmarks.common import Row
-from tokens import run as tokens
 from tests.fixtures.tokens import build_corpus, write_clean
 from tokenizer import corpus, train
 from tokenizer.encode import Encoder
+from tokens import run as tokens
 
 BEAM = ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
 

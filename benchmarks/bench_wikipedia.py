@@ -17,8 +17,8 @@ import xml.etree.ElementTree as ET
 import mwparserfromhell
 
 from benchmarks.common import Row, best_of
-from pipeline.filters import run_filters
 from pipeline.assets import asset_path
+from pipeline.filters import run_filters
 from sources.wikipedia import wikitext
 from sources.wikipedia.source import SOURCE, WikipediaConfig, read_dump
 from tests.fixtures.helpers import run_source

@@ -19,6 +19,7 @@ import zipfile
 
 from pipeline.assets import ASSETS
 
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -18,8 +18,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
-from pipeline.options import beam_options, runner_problem, setup_logging, unknown_flags
 from pipeline import files, stats, writers
+from pipeline.options import beam_options, runner_problem, setup_logging, unknown_flags
 from pipeline.stats import LedgerEntry
 from sources import registry
 

@@ -22,8 +22,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
 from pipeline import files
-from sources import table1
 from pipeline.options import setup_logging
+from sources import table1
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, corpus, reference, sample
 from tokenizer.encode import MAX_VOCAB
 

@@ -22,8 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import stats
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.filters import Filter, Step
-from sources.arxiv import archive
-from sources.arxiv import tex
+from sources.arxiv import archive, tex
 from sources.base import Source, SourceConfig
 
 NAME = "arxiv"

@@ -30,10 +30,15 @@ from pipeline.document import ErrorRecord
 from pipeline.filters import Filter, MinWords, Step
 from sources.base import Source, SourceConfig
 from sources.books.lsh import NearDuplicates
-from sources.books.minhash import (CLASSES_PER_DECADE, FAR_CLASSES, NEAR_CLASSES, LshParams,
-                                   containment_candidate_probability, s_curve)
+from sources.books.minhash import (
+    CLASSES_PER_DECADE,
+    FAR_CLASSES,
+    NEAR_CLASSES,
+    LshParams,
+    containment_candidate_probability,
+    s_curve,
+)
 from sources.books.read import JSONL_EXTENSIONS, NAME, SIDE_FILES, TAR_EXTENSIONS, TEXT_EXTENSIONS, BookReader
-
 
 
 @dataclasses.dataclass

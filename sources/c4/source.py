@@ -47,8 +47,8 @@ from pipeline.files import LongLine, capped_lines, stable_hash64
 from pipeline.filters import Step
 from pipeline.langid import LanguageId
 from pipeline.warc import PATHS_LISTING_HINT, read_warc
-from sources.c4 import rules as c4_rules
 from sources.base import Source, SourceConfig
+from sources.c4 import rules as c4_rules
 
 NAME = "c4"
 # A released C4 page is at most 190,000 characters (TFDS `is_valid_length`); a JSON line far

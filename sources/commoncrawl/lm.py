@@ -30,7 +30,14 @@ import xml.etree.ElementTree as ET
 from typing import Iterator
 
 from sources.commoncrawl.normalize import normalize
-from sources.commoncrawl.perplexity import CUTOFFS, LM_MODEL, PERCENTILE_HEAD, PERCENTILE_TAIL, SP_MODEL, PerplexityModel
+from sources.commoncrawl.perplexity import (
+    CUTOFFS,
+    LM_MODEL,
+    PERCENTILE_HEAD,
+    PERCENTILE_TAIL,
+    SP_MODEL,
+    PerplexityModel,
+)
 
 ENWIKI_ASSET = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 MIN_LINE_CHARS = 20  # paragraphs shorter than this are headings and list stubs, not prose

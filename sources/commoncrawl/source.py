@@ -29,9 +29,9 @@ from pipeline.filters import MinChars, Step, run_filters
 from pipeline.langid import DEFAULT_THRESHOLD, LanguageId
 from pipeline.warc import MAX_RECORD_BYTES, read_warc
 from sources.base import Source, SourceConfig
-from sources.commoncrawl.line_dedup import dedup_lines_in_memory, line_dedup
 from sources.commoncrawl.classifier import DEFAULT_THRESHOLD as WIKI_THRESHOLD
 from sources.commoncrawl.classifier import MODEL_NAME, WikiReference, require_classifier
+from sources.commoncrawl.line_dedup import dedup_lines_in_memory, line_dedup
 from sources.commoncrawl.perplexity import PerplexityBuckets, load_cutoffs, require_lm
 
 # cc_net/mine.py Config.min_len = 300: "remove documents shorter than this (in chars)".

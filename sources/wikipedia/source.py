@@ -23,8 +23,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import ERRORS, Filter, MinChars, Step
-from sources.wikipedia import wikitext
 from sources.base import Source, SourceConfig
+from sources.wikipedia import wikitext
 from sources.wikipedia.dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
 from sources.wikipedia.ranges import index_path, index_starts, iter_range, page_aligned, plan, stream_starts
 

@@ -11,9 +11,9 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.assets import asset_path
 from pipeline.document import Document, ErrorRecord
 from pipeline.warc import read_warc, read_warc_stream
-from pipeline.assets import asset_path
 
 
 def record(url: str, block: bytes, content_length: int | None = None, rtype: str = "conversion",

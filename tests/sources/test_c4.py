@@ -14,13 +14,13 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.assets import asset_path
 from pipeline.dedup import RemoveRepeatedSpans
 from pipeline.document import Document, ErrorRecord
 from samples import c4 as sample
-from pipeline.assets import asset_path
 from sources.c4 import rules as c4_rules
-from sources.c4.source import C4Config, C4Source, page_spans, read_c4_json, remove_spans
 from sources.c4.rules import BadWords, CleanPage, MaxPageLength, count_sentences, split_sentences
+from sources.c4.source import C4Config, C4Source, page_spans, read_c4_json, remove_spans
 from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 ASSETS = os.path.dirname(asset_path("lee_background.cor"))

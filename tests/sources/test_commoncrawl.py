@@ -19,15 +19,21 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from pipeline.assets import asset_path
 from pipeline.document import Document
 from samples import commoncrawl as sample
-from pipeline.assets import asset_path
-from sources.commoncrawl import classifier
-from sources.commoncrawl import lm
+from sources.commoncrawl import classifier, lm
 from sources.commoncrawl.line_dedup import dedup_lines_in_memory, group_of, line_dedup, line_hash
 from sources.commoncrawl.normalize import normalize_for_dedup
+from sources.commoncrawl.perplexity import (
+    CCNET_EN_CUTOFFS,
+    PerplexityBuckets,
+    PerplexityModel,
+    bucket,
+    load_cutoffs,
+    require_lm,
+)
 from sources.commoncrawl.source import CommonCrawl, CommonCrawlConfig
-from sources.commoncrawl.perplexity import CCNET_EN_CUTOFFS, PerplexityBuckets, PerplexityModel, bucket, load_cutoffs, require_lm
 from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 WIKI = ("Anarchism is a political philosophy and movement that is sceptical of authority and rejects all "

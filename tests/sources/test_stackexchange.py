@@ -9,9 +9,20 @@ import pytest
 
 from pipeline import files
 from samples import stackexchange as sample
-from sources.stackexchange.source import (StackExchangeConfig, StackExchangeSource, Unanswered, build_thread, parse_row,
-                                   html_to_text, iter_post_lines, parse_tags, rank_sites, read_posts, site_of,
-                                   sort_answers)
+from sources.stackexchange.source import (
+    StackExchangeConfig,
+    StackExchangeSource,
+    Unanswered,
+    build_thread,
+    html_to_text,
+    iter_post_lines,
+    parse_row,
+    parse_tags,
+    rank_sites,
+    read_posts,
+    site_of,
+    sort_answers,
+)
 from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 

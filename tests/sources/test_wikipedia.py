@@ -10,10 +10,10 @@ import random
 
 import pytest
 
+from pipeline.assets import asset_path
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import run_filters
 from samples import wikipedia as sample
-from pipeline.assets import asset_path
 from sources.wikipedia import dump as wikipedia_dump
 from sources.wikipedia import ranges as wikipedia_ranges
 from sources.wikipedia import wikitext

@@ -15,14 +15,13 @@ import sys
 import numpy as np
 import pytest
 
-from sources import table1
-from tokens import mixture
-
-from tokens import run as tokens
 from pipeline.files import stable_hash64
+from sources import table1
 from tests.fixtures.tokens import ROOT, build_corpus, news, write_ascii_json_shard, write_clean
 from tokenizer import BOS_ID, corpus, train
 from tokenizer.encode import Encoder
+from tokens import mixture
+from tokens import run as tokens
 
 SEQ_LEN = 64
 SEQ = SEQ_LEN + 1

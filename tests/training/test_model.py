@@ -8,8 +8,11 @@ import pytest
 import torch
 
 from tests.fixtures.make_golden import ASSET, golden_losses
-from tests.fixtures.training import one_thread  # noqa: F401 (fixture)
-from tests.fixtures.training import tiny_config, write_tokens
+from tests.fixtures.training import (
+    one_thread,  # noqa: F401 (fixture)
+    tiny_config,
+    write_tokens,
+)
 from training.config import FLAVORS, ModelArgs
 from training.export import export, permute_rope
 from training.model import Transformer, count_parameters

@@ -16,8 +16,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from tests.fixtures.training import one_thread  # noqa: F401 (fixture)
-from tests.fixtures.training import SEQ, tiny_config, write_tokens
+from tests.fixtures.training import (
+    SEQ,
+    one_thread,  # noqa: F401 (fixture)
+    tiny_config,
+    write_tokens,
+)
 from training import checkpoint, runtime
 from training.config import FLAVORS, ModelArgs
 from training.data import TokenStream, validation_streams

@@ -15,8 +15,8 @@ from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 
 def test_job_on_sample(tmp_path):
-    from samples import arxiv as sample
     from pipeline.assets import asset_path
+    from samples import arxiv as sample
 
     raw, out = tmp_path / "raw", tmp_path / "out"
     raw.mkdir()

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.document import Document
-from sources.arxiv import archive
-from sources.arxiv import macros
+from sources.arxiv import archive, macros
 from sources.arxiv.source import clean_paper
 from tests.fixtures.arxiv import WORDS, arxiv_steps
 

@@ -9,8 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.document import Document
-from sources.arxiv import archive
-from sources.arxiv import tex
+from sources.arxiv import archive, tex
 from sources.arxiv.source import clean_paper
 from tests.fixtures.arxiv import arxiv_steps
 

@@ -9,7 +9,6 @@ from sources.books.gutenberg import BadBook, decode_book, parse_pg19_metadata, s
 from sources.books.source import BooksSource
 from tests.fixtures.books import write_file
 
-
 # --- Gutenberg headers --------------------------------------------------------------------------
 MODERN_2020 = """The Project Gutenberg eBook of Botchan, by Natsume Soseki
 

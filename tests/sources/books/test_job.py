@@ -13,8 +13,8 @@ from pipeline.assets import asset_path
 from pipeline.document import stable_id
 from samples.books import drop_chapter, edit_paragraphs, first_chapters, lee_anthologies, lee_book
 from sources.books.source import BooksConfig, BooksSource
-from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 from tests.fixtures.books import omnibus, write_file
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 
 # --- the whole job ------------------------------------------------------------------------------

@@ -12,9 +12,19 @@ from datasketch import MinHash
 
 from pipeline.assets import asset_path
 from samples.books import drop_chapter, edit_paragraphs, first_chapters, lee_anthologies, lee_book
-from sources.books.minhash import (LshParams, Signer, band_keys, candidate_probability,
-                                   containment_candidate_probability, containment_keys, estimate_overlap,
-                                   false_candidate_rates, is_duplicate, shingle_hash32, size_class)
+from sources.books.minhash import (
+    LshParams,
+    Signer,
+    band_keys,
+    candidate_probability,
+    containment_candidate_probability,
+    containment_keys,
+    estimate_overlap,
+    false_candidate_rates,
+    is_duplicate,
+    shingle_hash32,
+    size_class,
+)
 from sources.books.source import BooksConfig
 from tests.fixtures.books import omnibus
 

@@ -13,8 +13,8 @@ from pipeline.assets import asset_path
 from pipeline.document import stable_id
 from samples.books import lee_anthologies, lee_book
 from sources.books.source import BooksConfig, BooksSource
-from tests.fixtures.helpers import clean_docs, run_source
 from tests.fixtures.books import write_file
+from tests.fixtures.helpers import clean_docs, run_source
 
 
 # --- JSON lines ---------------------------------------------------------------------------------

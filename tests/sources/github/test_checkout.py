@@ -8,8 +8,8 @@ import os
 from pipeline import files
 from sources.github.checkout import _repo_task, read_tree_file
 from sources.github.source import GitHubConfig, GitHubSource
-from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 from tests.fixtures.github import COMMON, MIT_TEXT
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 
 def test_repo_root_by_license_file_git_or_first_folder(tmp_path):

@@ -11,9 +11,8 @@ from pipeline import files
 from samples.github import STACK_ROWS, build
 from sources.github import rules
 from sources.github.source import GitHubSource
-from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 from tests.fixtures.github import COMMON, GPL_C, MIT_TEXT, REDPAJAMA, THE_STACK, record
-
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 # A kept file must not open with a license notice comment (shebang or code may come first).
 STRONG_HEADER = re.compile(r"^\s*(#|//|/\*|\*|--|<!--)\s*(copyright|licensed under|spdx)", re.I | re.M)

@@ -10,8 +10,8 @@ from pipeline.document import Document, ErrorRecord
 from sources.github import rules
 from sources.github.read import is_export
 from sources.github.source import GitHubSource
-from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 from tests.fixtures.github import COMMON, REDPAJAMA, THE_STACK
+from tests.fixtures.helpers import clean_docs, read_jsonl_gz, run_source
 
 
 def stack_rows(lang="Python", ext="py", n=8, repo="o/stack"):
