@@ -124,8 +124,8 @@ def test_a_fifo_among_the_inputs_is_one_error_not_a_hang(tmp_path):
     assert stats["errors"] == {"special_file": 1}
 
 
-def _cli(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "sources.run", *args], cwd=ROOT, capture_output=True,
+def _cli(*args, module="sources.run", **kw):
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=600, **kw)
 
 
@@ -139,6 +139,13 @@ def test_cli_unknown_source_lists_valid_ones():
     proc = _cli("--source", "nosuch", "--input", "x")
     assert proc.returncode == 2
     assert "unknown source 'nosuch'" in proc.stderr and "valid sources" in proc.stderr
+
+
+def test_old_command_name_runs_the_same_command(tmp_path):
+    """`python -m pipeline.run`, the command's first name, still runs it, exit codes included."""
+    proc = _cli("--source", "nosuch", "--input", "x", module="pipeline.run")
+    assert proc.returncode == 2 and "unknown source 'nosuch'" in proc.stderr
+    assert _cli("--help", module="pipeline.run").stdout == _cli("--help").stdout
 
 
 def test_cli_flag_typos_are_errors_with_a_suggestion(tmp_path):
