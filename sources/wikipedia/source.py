@@ -29,7 +29,8 @@ from pipeline.filters import ERRORS, Filter, MinChars, Step
 from sources.base import Source, SourceConfig
 from sources.wikipedia import wikitext
 from sources.wikipedia.dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
-from sources.wikipedia.ranges import index_path, index_starts, iter_range, page_aligned, plan, stream_starts
+from sources.wikipedia.ranges import (at_stream_starts, index_path, index_starts, iter_range, page_aligned, plan,
+                                      stream_starts)
 
 NAME = "wikipedia"
 NS_NAMES = "_ns_names"  # meta key carrying the dump's own File/Category/Media names to the converter
@@ -100,25 +101,23 @@ def read_dump(path: str, open_fn=None, start: int = 0, end: int = -1):
 
 def plan_ranges(path: str, range_mb: float, open_fn=None) -> list[tuple[str, int, int]]:
     """(path, start, end) work units: byte ranges for a big multistream bz2 dump (stream offsets
-    from its `-index` file when it sits beside it, else found by scanning), else the file."""
+    from its `-index` file when it sits beside it and its offsets are the dump's stream starts,
+    else found by scanning), else the file."""
     range_bytes = int(range_mb * 1e6)
     opener = open_fn or _open_raw
     try:
         size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes if open_fn is None else -1
         if range_bytes <= 0 or 0 <= size <= range_bytes:
             return [(path, 0, -1)]
-        index = index_path(path)
-        if index and FileSystems.exists(index):
-            with opener(index) as handle:
-                starts = index_starts(handle)
-        else:
+        ranges = _ranges_from_index(path, size, range_bytes, opener)
+        if ranges is None:
             with opener(path) as raw:
                 if raw.read(3) != b"BZh":
                     return [(path, 0, -1)]
                 raw.seek(0)
                 starts = stream_starts(raw)
                 size = raw.tell()
-        ranges = plan(starts, size, range_bytes)
+            ranges = plan(starts, size, range_bytes)
         if len(ranges) > 1:
             with opener(path) as raw:
                 if not page_aligned(raw):
@@ -126,6 +125,21 @@ def plan_ranges(path: str, range_mb: float, open_fn=None) -> list[tuple[str, int
     except Exception:  # unreadable: the reader will say so, counted
         return [(path, 0, -1)]
     return [(path, start, end) for start, end in ranges]
+
+
+def _ranges_from_index(path: str, size: int, range_bytes: int, opener) -> list[tuple[int, int]] | None:
+    """The ranges the dump's `-index` file gives, or None without one or when one of the offsets
+    they start at is not a stream start of the dump (an index of another dump, or corrupt: its
+    ranges would cut streams and lose their pages)."""
+    index = index_path(path)
+    if not index or not FileSystems.exists(index):
+        return None
+    with opener(index) as handle:
+        ranges = plan(index_starts(handle), size, range_bytes)
+    if any(start >= size for start, _ in ranges):
+        return None
+    with opener(path) as raw:
+        return ranges if at_stream_starts(raw, [start for start, _ in ranges]) else None
 
 
 class ReadRangeFn(beam.DoFn):
