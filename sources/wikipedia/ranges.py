@@ -15,7 +15,7 @@ import bz2
 import io
 import re
 
-from sources.wikipedia.dump import iter_pages
+from sources.wikipedia.dump import DumpError, iter_pages
 
 STREAM_START = re.compile(rb"BZh[1-9]1AY&SY")
 DUMP_PART = re.compile(r"multistream(\d*)\.xml")
@@ -55,6 +55,15 @@ def index_starts(handle) -> list[int]:
             if head.isdigit():
                 offsets.add(int(head))
     return sorted(offsets)
+
+
+def at_stream_starts(handle, offsets: list[int]) -> bool:
+    """Whether a bz2 stream begins at every one of `offsets` of the file."""
+    for offset in offsets:
+        handle.seek(offset)
+        if not STREAM_START.match(handle.read(10)):
+            return False
+    return True
 
 
 def plan(starts: list[int], size: int, range_bytes: int) -> list[tuple[int, int]]:
@@ -112,7 +121,12 @@ def page_aligned(handle) -> bool:
 
 def iter_range(handle, start: int, end: int):
     """(siteinfo, page) of the streams in [start, end) of a multistream dump."""
+    if not 0 <= start < (end if end >= 0 else start + 1):
+        raise DumpError("bad_range", f"byte range [{start}, {end}) is not one")
     header = first_stream(handle) if start > 0 else b""
-    handle.seek(start)
+    try:
+        handle.seek(start)
+    except (OSError, ValueError, OverflowError) as exc:  # past what the file system can seek to
+        raise DumpError("bad_range", f"cannot seek to {start}: {exc}") from exc
     window = io.BufferedReader(_Window(handle, end - start if end >= 0 else -1))
     return iter_pages(bz2.BZ2File(window), header=header, close=end >= 0)

@@ -11,8 +11,9 @@ language's localised names, interlanguage links, magic words (`__NOTOC__`).
 Whatever goes wholesale is cut first by linear token scans (`prestrip`); mwparserfromhell then
 parses only links, headings, lists and bold/italic. This is ~3x faster than parsing everything,
 and keeps hostile pages linear: the parser backtracks quadratically on thousands of unclosed
-tags or templates. A page whose templates do not balance keeps its braces and is dropped by the
-residue check (`has_residue`).
+tags, templates, links or tables (an unclosed `[[` or `{|` reaches it as an entity that renders
+as the same characters). A page whose templates or links do not balance keeps its brackets and
+is dropped by the residue check (`has_residue`).
 
 The namespace names and redirect / disambiguation words are those of MediaWiki's
 `languages/messages/Messages<Lang>.php` ($namespaceNames, $namespaceAliases, $magicWords
@@ -108,6 +109,7 @@ EXTERNAL_LINK_RE = re.compile(r"\[(?:(?:https?|ftp|mailto|news|irc):|//)[^\s\]]*
 EXTERNAL_START_RE = re.compile(r"\[(?=(?:(?:https?|ftp|mailto|news|irc):|//))", re.IGNORECASE)
 TEMPLATE_TOKEN_RE = re.compile(r"\{\{|\}\}")  # "{{{1}}}" (a parameter) leaves a harmless "}"
 TABLE_TOKEN_RE = re.compile(r"^[ \t]*(?:\{\||\|\})", re.MULTILINE)
+LINK_TOKEN_RE = re.compile(r"\[\[|\]\]")
 INNER_LINK_RE = re.compile(r"\[\[([^\[\]]*)\]\]")
 MAGIC_WORD_RE = re.compile(r"__[^\W_]+(?:_[^\W_]+)*__")
 URL_RE = re.compile(r"\b(?:https?|ftp)://[^\s\[\]{}|<>\"]+|\bwww\.[^\s\[\]{}|<>\"]+\.[^\s\[\]{}|<>\"]+", re.IGNORECASE)
@@ -117,6 +119,8 @@ LEFTOVER_TAG_RE = re.compile(
     re.IGNORECASE)
 EMPTY_PARENS_RE = re.compile(r"\(\s*[,;:]?\s*\)|\[\s*\]")
 PAREN_HEAD_RE = re.compile(r"\(\s*[,;:]\s*")
+SPACES_RE = re.compile(r"[ \t\u00a0]{2,}")
+BLANK_LINES_RE = re.compile(r"\n(?:[^\S\n]*\n){2,}")  # two or more empty lines: the output keeps one
 SPACE_BEFORE_PUNCT_RE = re.compile(r"[ \t]+([,.])(?=\s|$)", re.MULTILINE)
 INTERLANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:-[a-z]{2,8})*$")
 # What must never survive into a clean document (issue 5 "done when").
@@ -144,6 +148,8 @@ def to_text(wikitext: str, drop_prefixes: frozenset[str]) -> str:
     text = prestrip(wikitext)
     if "{{" in text or "}}" in text:  # an unbalanced template: the page is dropped for it, and
         return text  # mwparserfromhell is quadratic on unclosed ones ("{{a|b=" x 10,000: minutes)
+    text = _escape_unclosed(text, TABLE_TOKEN_RE, "{|", "{&#124;")
+    text = _escape_unclosed(text, LINK_TOKEN_RE, "[[", "&#91;&#91;")
     out: list[str] = []
     _render(mwparserfromhell.parse(text), drop_prefixes, out)
     text = _tidy("".join(out))
@@ -205,6 +211,24 @@ def _cut_balanced(text: str, token_re: re.Pattern, opener: str) -> str:
                 if opener == "{" and span.count("{{") == 1:
                     parts.append(templates.render(span))
                 kept_from = match.end()
+    parts.append(text[kept_from:])
+    return "".join(parts)
+
+
+def _escape_unclosed(text: str, token_re: re.Pattern, opener: str, entity: str) -> str:
+    """Each `opener` that no closer matches becomes `entity` (the same characters once rendered,
+    so the text is what it was): mwparserfromhell backtracks quadratically on thousands of
+    unclosed links or tables ("[[a|" x 20,000: 20 s; "{|" lines x 20,000: 30 s)."""
+    unclosed: list[re.Match] = []
+    for match in token_re.finditer(text):
+        if match.group().lstrip().startswith(opener):
+            unclosed.append(match)
+        elif unclosed:
+            unclosed.pop()
+    parts, kept_from = [], 0
+    for match in unclosed:
+        parts += [text[kept_from:match.start()], match.group().replace(opener, entity)]
+        kept_from = match.end()
     parts.append(text[kept_from:])
     return "".join(parts)
 
@@ -284,8 +308,9 @@ def _tidy(text: str) -> str:
     text = EMPTY_PARENS_RE.sub("", text)
     text = PAREN_HEAD_RE.sub("(", text)
     text = SPACE_BEFORE_PUNCT_RE.sub(r"\1", text)  # "ASD <ref>..</ref>, a" -> "ASD, a"
-    lines = [re.sub(r"[ \t\u00a0]{2,}", " ", line).strip() for line in text.split("\n")]
-    return _drop_empty_sections(lines)
+    text = SPACES_RE.sub(" ", text)
+    text = BLANK_LINES_RE.sub("\n\n", text)  # a million empty lines cost a second line by line
+    return _drop_empty_sections([line.strip() for line in text.split("\n")])
 
 
 def _drop_empty_sections(lines: list[str]) -> str:
