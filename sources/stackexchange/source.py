@@ -2,8 +2,9 @@
 
 Input: the dump layout as distributed, one `.7z` or folder per site
 (`<site>.stackexchange.com.7z`, `stackoverflow.com-Posts.7z`, or `<site>/Posts.xml`).
-Steps: read posts (streamed, one `<row/>` a line) -> join each question with its answers by a
-shuffle (key = site + question id) -> one thread document -> drop meta sites, sites outside
+Steps: read posts (streamed, one `<row/>` a line; a row split over lines by newlines inside its
+attributes is joined, up to `--max-row-mb`: `rows.py`) -> join each question with its answers
+by a shuffle (key = site + question id) -> one thread document -> drop meta sites, sites outside
 the N largest (ranked by posts), unanswered questions (configurable), orphan answers.
 """
 
@@ -24,16 +25,12 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord, Rejected
-from pipeline.files import LongLine, capped_lines
 from pipeline.filters import ERRORS, REJECTED, Filter, Step
 from sources.base import Source, SourceConfig
 from sources.stackexchange.html import html_to_text
+from sources.stackexchange.rows import MAX_ROW_BYTES, NAME, iter_post_lines, parse_row
 
-NAME = "stackexchange"
 log = logging.getLogger("sources.stackexchange.source")
-# A `<row/>` longer than this is a broken line, not a post (the largest real posts are ~100 KB;
-# the site caps bodies at 30,000 characters of markdown).
-MAX_ROW_BYTES = 4 * 1024 * 1024
 QUESTION, ANSWER = "1", "2"
 
 
@@ -41,6 +38,9 @@ QUESTION, ANSWER = "1", "2"
 class StackExchangeConfig(SourceConfig):
     top_sites: int = dataclasses.field(default=28, metadata={"help": "keep the N largest sites by posts (paper: 28)"})
     keep_unanswered: bool = dataclasses.field(default=True, metadata={"help": "keep titled questions with no answer"})
+    # The row cap (MAX_ROW_BYTES, see there), also for a row spread over lines.
+    max_row_mb: float = dataclasses.field(default=MAX_ROW_BYTES / 2**20, metadata={
+        "help": "a <row/> (one line, or lines joined) larger than this many MiB is a counted error"})
 
 
 def site_of(path: str) -> str:
@@ -70,60 +70,21 @@ def is_other_table(path: str) -> bool:
     return bool(m) and m.group(1) in OTHER_TABLES
 
 
-# XML 1.0 allows only these characters (XML 1.0 §2.2, "Char"); dump bodies now and then hold a
-# reference to another (`&#x8;` from a pasted backspace), which makes the whole row unparseable.
-_INVALID_REF = re.compile(rb"&#(?:x0*(?:[0-8bBcCe-fE-F]|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
-                          rb"|0*(?:[0-8]|1[1-2]|1[4-9]|2[0-9]|3[01]));")
-_INVALID_RAW = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def parse_row(line: bytes) -> dict[str, str]:
-    """One `<row .../>` line -> its attributes. No DTD is in scope, so no entity can expand.
-    Characters XML forbids are dropped (the rest of the post is kept)."""
-    try:
-        element = ET.fromstring(line)
-    except ET.ParseError:
-        cleaned = _INVALID_RAW.sub(b"", _INVALID_REF.sub(b"", line))
-        if cleaned == line:
-            raise
-        element = ET.fromstring(cleaned)
-    if element.tag != "row":
-        raise ValueError(f"expected <row>, got <{element.tag}>")
-    return dict(element.attrib)
-
-
-def iter_post_lines(handle, path: str) -> Iterator[tuple[bytes | None, ErrorRecord | None]]:
-    """Row lines of a Posts.xml stream; broken lines and DTDs become errors, never crashes."""
-    in_dtd = False
-    for number, line in enumerate(capped_lines(handle, MAX_ROW_BYTES), start=1):
-        if isinstance(line, LongLine):  # the giant line was read past, never held
-            yield None, ErrorRecord.of(NAME, f"{path}:{number}", "row_too_large", f"row over {MAX_ROW_BYTES} bytes")
-            continue
-        stripped = line.strip()
-        if stripped.startswith(b"<!DOCTYPE") or (stripped.startswith(b"<!ENTITY") and not in_dtd):
-            in_dtd = True  # one error for the whole DTD; its entities are never expanded
-            yield None, ErrorRecord.of(NAME, f"{path}:{number}", "xml_dtd_rejected",
-                                       "DTD/entity declarations are not part of the dump format", stripped)
-        elif stripped.startswith(b"<row"):
-            in_dtd = False
-            yield stripped, None
-
-
-def read_posts(path: str, open_fn=None) -> Iterator[dict | ErrorRecord]:
+def read_posts(path: str, open_fn=None, max_row_bytes: int = MAX_ROW_BYTES) -> Iterator[dict | ErrorRecord]:
     """Posts of one site input (a Posts.xml or a .7z holding one); dicts with `site` added."""
     site = site_of(path)
     if is_other_table(path):
         log.info("%s: skipped %s (not a posts table)", NAME, path)
         return
     if path.endswith(".7z"):
-        yield from _read_7z(path, site)
+        yield from _read_7z(path, site, max_row_bytes)
         return
     with (open_fn or FileSystems.open)(path) as handle:
-        yield from _rows(handle, path, site)
+        yield from _rows(handle, path, site, max_row_bytes)
 
 
-def _rows(handle, path: str, site: str) -> Iterator[dict | ErrorRecord]:
-    for line, error in iter_post_lines(handle, path):
+def _rows(handle, path: str, site: str, max_row_bytes: int) -> Iterator[dict | ErrorRecord]:
+    for line, error in iter_post_lines(handle, path, max_row_bytes):
         if error is not None:
             yield error
             continue
@@ -139,7 +100,7 @@ def _rows(handle, path: str, site: str) -> Iterator[dict | ErrorRecord]:
         yield row
 
 
-def _read_7z(path: str, site: str) -> Iterator[dict | ErrorRecord]:
+def _read_7z(path: str, site: str, max_row_bytes: int) -> Iterator[dict | ErrorRecord]:
     import py7zr  # imported here: only .7z inputs need it
 
     tmp = tempfile.mkdtemp(prefix="se-7z-")
@@ -162,7 +123,7 @@ def _read_7z(path: str, site: str) -> Iterator[dict | ErrorRecord]:
             return
         extracted = os.path.join(tmp, "x", names[0])
         with open(extracted, "rb") as handle:
-            yield from _rows(handle, f"{path}!{names[0]}", site)
+            yield from _rows(handle, f"{path}!{names[0]}", site, max_row_bytes)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -212,9 +173,12 @@ def build_thread(site: str, question_id: str, posts: list[dict]) -> Document:
 
 
 class ReadPostsFn(beam.DoFn):
+    def __init__(self, max_row_bytes: int = MAX_ROW_BYTES):
+        self.max_row_bytes = max_row_bytes
+
     def process(self, path: str):
         try:
-            for record in read_posts(path):
+            for record in read_posts(path, max_row_bytes=self.max_row_bytes):
                 if isinstance(record, ErrorRecord):
                     yield pvalue.TaggedOutput(ERRORS, record)
                 elif record.get("PostTypeId") in (QUESTION, ANSWER):
@@ -307,7 +271,7 @@ class StackExchangeSource(Source):
 
     def expand_read(self, files):
         read = (files | "ReshuffleFiles" >> beam.Reshuffle()
-                | "ReadPosts" >> beam.ParDo(ReadPostsFn()).with_outputs(ERRORS, main="posts"))
+                | "ReadPosts" >> beam.ParDo(ReadPostsFn(int(self.config.max_row_mb * 2**20))).with_outputs(ERRORS, main="posts"))
         threads = (
             read["posts"]
             | "KeyByQuestion" >> beam.Map(lambda p: (thread_key(p), p))

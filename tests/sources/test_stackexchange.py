@@ -198,3 +198,76 @@ def test_job_on_an_extracted_site_folder_and_split_archives(tmp_path):
     (doc,) = clean_docs(str(out), "stackexchange")
     assert doc["text"] == "Q: Is a <br> tag ok in recipes?\n\nQuestion text here\n\nA: high\n\nA: - low"
     assert doc["meta"]["tags"] == ["html", "recipes"] and doc["meta"]["answer_scores"] == [10, -1]
+
+
+# --- rows split over lines (attributes holding literal newlines) -----------------------------------
+def _read(data: bytes, **kwargs) -> list:
+    return list(read_posts("cooking.stackexchange.com/Posts.xml", open_fn=lambda p: io.BytesIO(data), **kwargs))
+
+
+def test_a_newline_inside_an_attribute_keeps_the_post():
+    # as a tool that re-serialises the dump writes it: the newline literal, not `&#xA;`
+    data = _posts_xml(['<row Id="1" PostTypeId="1" Title="Knife\r\nsharpening" Body="&lt;p&gt;Which stone?&lt;/p&gt;" />',
+                       '<row Id="2" PostTypeId="2" ParentId="1" Score="3" Body="&lt;p&gt;A whetstone.&lt;/p&gt;" />'])
+    rows = _read(data)
+    assert [r["Id"] for r in rows] == ["1", "2"]
+    assert rows[0]["Title"] == "Knife sharpening"  # XML normalises a literal newline in a value to a space
+    doc = build_thread("cooking.stackexchange.com", "1", rows)
+    assert doc.text == "Q: Knife sharpening\n\nWhich stone?\n\nA: A whetstone."
+
+
+def test_a_row_with_several_newlines_and_one_attribute_a_line():
+    data = (b'<posts>\n  <row Id="5" PostTypeId="2" ParentId="4" Score="1"\n'
+            b'       Body="&lt;p&gt;first line\n\nsecond paragraph&lt;/p&gt;\n'
+            b'&lt;p&gt;third /&gt; with a tag&lt;/p&gt;"\n'
+            b'       Title="a/>\nb"\n  />\n'
+            b'  <row Id="6" PostTypeId="1" Title="next" Body="fine" />\n</posts>\n')
+    rows = _read(data)
+    assert [r["Id"] for r in rows] == ["5", "6"]
+    assert rows[0]["Body"] == "<p>first line  second paragraph</p> <p>third /> with a tag</p>"
+    assert rows[0]["Title"] == "a/> b"  # a `/>` at a line's end inside a value does not end the row
+
+
+def test_an_unclosed_row_at_the_end_of_the_file_is_one_error():
+    data = b'<posts>\n  <row Id="1" PostTypeId="1" Title="kept" Body="x" />\n  <row Id="2" PostTypeId="1" Body="cut\noff'
+    records = _read(data)
+    assert records[0]["Id"] == "1"
+    assert [r.kind for r in records[1:]] == ["unclosed_row"]
+    assert records[1].input.endswith("Posts.xml:3") and records[1].excerpt.startswith('<row Id="2"')
+
+
+def test_a_row_broken_by_a_lone_quote_costs_only_itself():
+    data = _posts_xml(['<row Id="1" PostTypeId="1" Title="oops />', '<row Id="2" PostTypeId="1" Title="ok" Body="b" />'])
+    records = _read(data)
+    assert [getattr(r, "kind", None) for r in records] == ["unclosed_row", None]
+    assert records[1]["Id"] == "2"
+
+
+def test_a_split_row_over_the_cap_is_one_error_and_the_next_row_is_read():
+    body = b"\n".join(b"line %d of a long body" % i for i in range(200))  # ~4.5 KB over 200 lines
+    data = (b'<posts>\n  <row Id="1" PostTypeId="1" Title="big" Body="' + body + b'" />\n'
+            b'  <row Id="2" PostTypeId="1" Title="small" Body="fine\nstill" />\n</posts>\n')
+    records = _read(data, max_row_bytes=1024)
+    assert [getattr(r, "kind", None) for r in records] == ["row_too_large", None]
+    assert records[0].input.endswith(":2") and records[1]["Body"] == "fine still"
+    assert [r["Id"] for r in _read(data)] == ["1", "2"]  # under the default cap it is a post
+
+
+def test_max_row_mb_flag_sets_the_cap_of_the_job(tmp_path):
+    import argparse
+
+    from pipeline import config as config_flags
+
+    parser = argparse.ArgumentParser()
+    config_flags.add_arguments(parser, StackExchangeConfig)
+    assert StackExchangeConfig().max_row_mb * 2**20 == 4 * 1024 * 1024
+    config = config_flags.from_args(StackExchangeConfig, parser.parse_args(["--max-row-mb", "0.001"]))
+    site = tmp_path / "raw" / "cooking.stackexchange.com"
+    site.mkdir(parents=True)
+    (site / "Posts.xml").write_bytes(_posts_xml([
+        '<row Id="1" PostTypeId="1" Title="Split\ntitle" Body="&lt;p&gt;' + "long body " * 200 + '&lt;/p&gt;" />',
+        '<row Id="2" PostTypeId="1" Title="Short\none" Body="&lt;p&gt;kept&lt;/p&gt;" />']))
+    result = run_source(StackExchangeSource(config), files.expand_inputs(str(tmp_path / "raw")), str(tmp_path / "out"))
+    assert result["errors"] == {"row_too_large": 1} and result["documents_out"] == 1
+    (doc,) = clean_docs(str(tmp_path / "out"), "stackexchange")
+    assert doc["text"] == "Q: Short one\n\nkept"
