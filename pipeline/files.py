@@ -187,3 +187,15 @@ def capped_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | LongLine]:
             yield LongLine(head)
         else:
             yield line
+
+
+def read_blank_lines(stream: IO[bytes], limit: int) -> bytes:
+    """Reads the run of blank lines next in `stream` (up to `limit` bytes of what it holds
+    buffered) in one call, and returns them: a run of millions costs a call per buffer, not one
+    per line. b"" when the stream cannot peek (its lines are then read one at a time)."""
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        return b""
+    ahead = peek(limit)[:limit]
+    blank = ahead[:len(ahead) - len(ahead.lstrip())]
+    return stream.read(blank.rfind(b"\n") + 1)

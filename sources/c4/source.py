@@ -43,7 +43,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline import stats
 from pipeline.dedup import ExactDedup, RemoveRepeatedSpans
 from pipeline.document import Document, ErrorRecord, stable_id
-from pipeline.files import LongLine, capped_lines, stable_hash64
+from pipeline.files import LongLine, capped_lines, read_blank_lines, stable_hash64
 from pipeline.filters import Step
 from pipeline.langid import LanguageId
 from pipeline.warc import PATHS_LISTING_HINT, read_warc
@@ -120,18 +120,6 @@ def _first_line(path: str) -> bytes:
         return b""
 
 
-def skip_blank_lines(stream) -> int:
-    """Reads past the blank lines next in `stream` (as many as it holds buffered) in one call,
-    not a line at a time (a run of millions of them took seconds); returns how many. 0 when the
-    stream cannot peek."""
-    peek = getattr(stream, "peek", None)
-    if peek is None:
-        return 0
-    ahead = peek(MAX_LINE_BYTES)[:MAX_LINE_BYTES]
-    blank = ahead[:len(ahead) - len(ahead.lstrip())]
-    return stream.read(blank.rfind(b"\n") + 1).count(b"\n")
-
-
 def parse_c4_line(line: bytes, where: str, file_name: str, number: int) -> Document | ErrorRecord:
     """One released-C4 line -> Document, or the ErrorRecord saying what is wrong with it."""
     try:
@@ -165,11 +153,12 @@ def read_c4_json(path: str) -> Iterator[Document | ErrorRecord]:
                 number += 1
                 where = f"{path}:{number}"
                 if isinstance(line, LongLine):
-                    yield ErrorRecord.of(NAME, where, "record_too_large", f"line over {MAX_LINE_BYTES} bytes", line.head)
+                    yield ErrorRecord.of(NAME, where, "record_too_large", f"line over {MAX_LINE_BYTES} bytes",
+                                         line.head)
                 elif line.strip():
                     yield parse_c4_line(line, where, file_name, number)
                 else:
-                    number += skip_blank_lines(lines)
+                    number += read_blank_lines(lines, MAX_LINE_BYTES).count(b"\n")  # a run at once
         except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip
             # raised while reading line `number + 1` (or reading past it, when it is over the cap)
             yield ErrorRecord.of(NAME, f"{path}:{number + 1}", "truncated_gzip", exc)

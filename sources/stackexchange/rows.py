@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Iterator
 
 from pipeline.document import ErrorRecord
-from pipeline.files import LongLine, capped_lines
+from pipeline.files import LongLine, capped_lines, read_blank_lines
 
 NAME = "stackexchange"
 # A `<row/>` longer than this (its line, or the lines of a row joined) is broken, not a post (the
@@ -64,17 +64,6 @@ def _row_state(data: bytes, pos: int, quote: bytes) -> tuple[str, bytes]:
         pos, quote = m.end(), char
 
 
-def _blank_run(handle, limit: int) -> bytes:
-    """The blank lines next in `handle`, at most `limit` bytes of what it holds buffered, read at
-    once: a run of them costs a call per buffer, not one per line (b"" if it cannot peek)."""
-    peek = getattr(handle, "peek", None)
-    if peek is None:
-        return b""
-    ahead = peek(limit)[:limit]
-    blank = ahead[:len(ahead) - len(ahead.lstrip())]
-    return handle.read(blank.rfind(b"\n") + 1)
-
-
 def _join_row(first: bytes, quote: bytes, handle, cap: int) -> tuple[str, bytes, int, bytes | None]:
     """Reads on from `handle` the rest of a row whose first line `first` left its tag open, with
     `quote` open at its end -> (how it ended, the row, lines read, a line to read again or None).
@@ -98,7 +87,7 @@ def _join_row(first: bytes, quote: bytes, handle, cap: int) -> tuple[str, bytes,
         data += line
         left -= len(line)
         if line.isspace():
-            blank = _blank_run(handle, left)
+            blank = read_blank_lines(handle, left)
             data += blank
             left -= len(blank)
             read += blank.count(b"\n")
@@ -136,7 +125,7 @@ def iter_post_lines(handle, path: str, max_row_bytes: int = MAX_ROW_BYTES
                 break
             if not stripped.startswith(b"<row"):
                 if not stripped:
-                    skipped += _blank_run(handle, max_row_bytes).count(b"\n")
+                    skipped += read_blank_lines(handle, max_row_bytes).count(b"\n")
                 break
             in_dtd = False
             if stripped.endswith(b"/>") and stripped.count(b'"') % 2 == 0:

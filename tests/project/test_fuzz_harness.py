@@ -70,7 +70,18 @@ def test_a_hang_is_cut_and_reported(tmp_path):
         yield
 
     report = fuzz.fuzz(hangs, [], SEEDS, str(tmp_path), count=1, max_seconds=0.3)
-    assert len(report.failures) == 1 and "took over 0.3s" in report.failures[0]
+    assert len(report.failures) == 1 and "did not finish in 1.2s" in report.failures[0]
+
+
+def test_a_slow_mutant_is_reported_by_its_cpu_time(tmp_path):
+    def spins(path):
+        end = time.process_time() + 0.8
+        while time.process_time() < end:
+            pass
+        yield Document("toy/x", "done", "toy")
+
+    report = fuzz.fuzz(spins, [], SEEDS, str(tmp_path), count=1, max_seconds=0.5)
+    assert len(report.failures) == 1 and "s of CPU, over 0.5s" in report.failures[0]
 
 
 def test_a_read_outside_the_input_is_a_failure(tmp_path):

@@ -11,7 +11,6 @@ import time
 import pytest
 
 from pipeline.assets import asset_path
-from pipeline.document import ErrorRecord
 from pipeline.filters import Filter
 from samples import wikipedia as sample
 from sources.wikipedia import ranges as wikipedia_ranges
