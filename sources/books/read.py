@@ -19,7 +19,13 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.files import LongLine, capped_lines
-from sources.books.gutenberg import BadBook, decode_book, parse_pg19_metadata, pg_id_from_filename, strip_gutenberg
+from sources.books.gutenberg import (
+    BadBook,
+    decode_book,
+    parse_pg19_metadata,
+    pg_id_from_filename,
+    strip_gutenberg,
+)
 
 NAME = "books"  # the source's name: it starts every id and names the source of every error
 PG19_SPLITS = ("train", "validation", "test")
@@ -128,10 +134,11 @@ class BookReader:
                         break
                     if not member.isfile():
                         continue  # folders, links (a link is never followed), devices
-                    parts = [p for p in member.name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
-                    where, inner = f"{path}!{member.name}", "/".join([path, *parts])
+                    name = _utf8(member.name)  # tarfile keeps a name's undecodable bytes as surrogates
+                    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".", "..")]
+                    where, inner = f"{path}!{name}", "/".join([path, *parts])
                     if not parts or not parts[-1].lower().endswith(TEXT_EXTENSIONS):
-                        yield ErrorRecord.of(NAME, where, "unsupported_format", f"not a book file: {member.name}")
+                        yield ErrorRecord.of(NAME, where, "unsupported_format", f"not a book file: {name}")
                     elif member.size > limit:
                         yield ErrorRecord.of(NAME, where, "too_large", f"member larger than {self.config.max_book_mb} MB")
                     else:
@@ -152,7 +159,7 @@ class BookReader:
         pg19 = self._pg19_catalogue(root) if pg19 and parent in PG19_SPLITS else None
         if pg19 is not None:
             collection, doc_id = "pg19", f"{NAME}/pg19/{stem}"
-            meta.update(pg19.get(stem, {}), pg_id=int(stem) if stem.isdigit() else None, language="en",
+            meta.update(pg19.get(stem, {}), pg_id=int(stem) if stem.isdecimal() else None, language="en",
                         split=parent)  # PG-19 holds English books only (Rae et al. 2020)
         elif variant != "none":
             collection, doc_id = "gutenberg", f"{NAME}/gutenberg/{stem}"
@@ -183,54 +190,95 @@ class BookReader:
             return self._pg19_meta[root]
 
     def read_jsonl(self, path):
-        """One book per line; lines are numbered from 0, blank ones included (they are skipped)."""
+        """One book per line; lines are numbered from 0, blank ones included (they are skipped). A
+        truncated or corrupt gzip/zstd stream costs the rest of the file, one `truncated` error."""
         try:
             raw = FileSystems.open(path, compression_type="uncompressed")
             stream = _decompressed(raw, path)
         except Exception as exc:
             yield ErrorRecord.of(NAME, path, "unreadable", exc)
             return
+        number = -1
         with raw:
-            lines, number = capped_lines(stream, self._limit()), 0
-            while True:
-                try:
-                    line = next(lines, None)
-                except Exception as exc:  # truncated gzip/zstd: the rest of the file is lost, counted
-                    yield ErrorRecord.of(NAME, f"{path}:{number}", "truncated", exc)
-                    return
-                if line is None:
-                    return
-                where = f"{path}:{number}"
-                if isinstance(line, LongLine):
-                    yield ErrorRecord.of(NAME, where, "too_large", f"record larger than {self.config.max_book_mb} MB",
-                                         line.head[:512])
-                elif line.strip():
-                    yield self._json_book(path, number, line, where)
-                number += 1
+            try:
+                for number, line in enumerate(capped_lines(stream, self._limit())):
+                    if isinstance(line, LongLine):
+                        yield ErrorRecord.of(NAME, f"{path}:{number}", "too_large",
+                                             f"record larger than {self.config.max_book_mb} MB", line.head[:512])
+                    elif line.strip():
+                        yield self._json_book(path, number, line, f"{path}:{number}")
+            except _stream_errors() as exc:
+                yield ErrorRecord.of(NAME, f"{path}:{number + 1}", "truncated", exc)
 
     def _json_book(self, path, number, line, where):
+        """One JSON line -> a book. JSON is UTF-8; a line that is not (a stray byte, a latin-1
+        export) is decoded as a `.txt` book is (gutenberg.decode_book), not lost whole. A `\\udXXX`
+        escape of half a surrogate pair, which no UTF-8 file can hold, becomes U+FFFD."""
         try:
-            record = json.loads(line)
+            decoded, encoding = line.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            try:
+                decoded, encoding = decode_book(line)
+            except BadBook as exc:
+                return ErrorRecord.of(NAME, where, "bad_json", exc, line)
+        try:
+            record = json.loads(decoded)
             text = record["text"]
             if not isinstance(text, str):
                 raise TypeError("'text' is not a string")
         except Exception as exc:
             return ErrorRecord.of(NAME, where, "bad_json", exc, line)
+        text = _utf8(text)
         if not text.strip():
             return ErrorRecord.of(NAME, where, "empty", "book text is empty", line)
         meta_in = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-        title = record.get("title") or meta_in.get("title")
-        meta = {"collection": "books3", "title": title, "author": record.get("author") or meta_in.get("author"),
-                "pile_set_name": meta_in.get("pile_set_name")}
+        meta = {"collection": "books3", "title": _field(record, meta_in, "title"),
+                "author": _field(record, meta_in, "author"), "pile_set_name": meta_in.get("pile_set_name")}
+        if isinstance(meta["pile_set_name"], str):  # any other value is not "Books3": OtherPileSet drops it
+            meta["pile_set_name"] = _utf8(meta["pile_set_name"])
+        if encoding != "utf-8":
+            meta["encoding"] = encoding
         return Document(id=stable_id(f"{NAME}/books3", os.path.basename(path), str(number)),
                         text=text.replace("\r\n", "\n").strip(), source=NAME,
                         meta={k: v for k, v in meta.items() if v is not None})
 
 
+def _field(record: dict, meta: dict, key: str) -> str | None:
+    """A record's (or its `meta`'s) string field, as writable UTF-8; a number is written as text,
+    any other value (a list, an object) is no title."""
+    value = record.get(key) or meta.get(key)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    return _utf8(value) if isinstance(value, str) else None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _utf8(text: str) -> str:
+    """`text` with each lone surrogate (a `\\ud800` JSON escape, a byte of a tar member's name that
+    is not UTF-8) replaced by U+FFFD: the job writes UTF-8, which cannot hold one."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    """What a truncated or corrupt compressed stream raises while it is read."""
+    errors: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
+    try:
+        import zstandard
+    except ImportError:
+        return errors
+    return errors + (zstandard.ZstdError,)
+
+
 def _decompressed(raw, path: str):
     lower = path.lower()
-    if lower.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw)
+    if lower.endswith(".gz"):  # buffered: GzipFile.readline is Python, ~1 us a line slower
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw), 1 << 16)
     if lower.endswith(".zst"):
         import zstandard  # only needed for the Pile's .jsonl.zst
         return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))

@@ -40,13 +40,22 @@ _FAMILIES = (("agpl", "license_agpl"), ("lgpl", "license_lgpl"), ("gpl", "licens
              ("cc0", "license_cc0"), ("artistic", "license_artistic"), ("bsd-4", "license_bsd_4_clause"))
 
 
+# SPDX ids are at most ~40 characters (`BSD-3-Clause-No-Nuclear-License-2014`); a real expression
+# of a few of them (`(Apache-2.0 OR MIT) AND BSD-3-Clause`) is far under this. A longer field (a
+# 1 MB one took 2.3 s to parse, 2,000 nested parentheses 1.3 s) is kept, cut, as an unknown license.
+MAX_EXPRESSION = 256
+
+
 def normalize_license(raw: object) -> str | None:
     """A license field, list or SPDX expression -> a BigQuery-style id (None when there is none)."""
     if raw is None:
         return None
     if isinstance(raw, (list, tuple)):  # The Stack's `max_stars_repo_licenses`: every one binds
         return _all_bind([normalize_license(part) for part in raw if str(part).strip()])
-    text = _unwrap(" ".join(str(raw).strip().lower().split()))
+    text = " ".join(str(raw).strip().lower().split())
+    if len(text) > MAX_EXPRESSION:  # no license expression: not parsed (its parentheses cost O(n^2))
+        return text[:MAX_EXPRESSION]
+    text = _unwrap(text)
     if text in _NONE:
         return None
     options = _split_top(text, " or ")

@@ -9,9 +9,9 @@ deduplicate the resulting dataset at the file level, with exact matches."
 Two input forms, told apart per file (one `--input` may mix them):
 
 1. An export, one row per file: newline-delimited JSON (`.jsonl`, `.ndjson`, `.json` or a bare
-   `bq extract` shard name like `000000000000`; gzip or bzip2 told by the bytes) whose first
-   record has `repo_name`, or a Parquet / Avro file (told by its magic bytes, read by
-   sources/github/tables.py) with such a column; fields `repo_name`, `path`, `content`,
+   `bq extract` shard name like `000000000000`; gzip or bzip2 told by the bytes) one of whose
+   first records (SNIFF_RECORDS) has `repo_name`, or a Parquet / Avro file (told by its magic
+   bytes, read by sources/github/tables.py) with such a column; fields `repo_name`, `path`, `content`,
    `license`, optionally `binary` (The Stack's, codeparrot's and RedPajama's field names work
    too: EXPORT_FIELDS). The query (README "GitHub"):
 
