@@ -111,3 +111,12 @@ def test_write_mutants_puts_context_beside_each(tmp_path):
     assert len(paths) == 4
     for path in paths:
         assert (tmp_path / path.split("/")[len(str(tmp_path).split("/"))] / "meta.csv").exists()
+
+
+def test_a_document_that_is_not_utf8_is_a_failure(tmp_path):
+    def escapes(path):
+        with open(path, "rb") as f:
+            yield Document("toy/x", f.read().decode("utf-8", "surrogateescape"), "toy")
+
+    report = fuzz.fuzz(escapes, [], [("b.txt", b"caf\xe9")], str(tmp_path), count=40, seed=2)
+    assert any("not valid UTF-8" in failure for failure in report.failures)
