@@ -8,7 +8,9 @@ PDF-only submissions appear as `.pdf` members.
 
 Nothing here touches the filesystem but the input path itself: papers are unpacked in memory,
 members with absolute or `..` names and links are ignored (counted), and `\\input` / `\\include`
-resolve only to members of the paper's own archive. Sizes are bounded before anything is read.
+resolve only to members of the paper's own archive: one naming a path outside it (absolute, `..`,
+a link member) is skipped and counted, the rest of the paper kept. Sizes are bounded before
+anything is read.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Iterator
 
 from pipeline.filters import RecordError
 from sources.arxiv import readme as arxiv_readme
-from sources.arxiv.tex import remove_comments
+from sources.arxiv.tex import OPTION_CHARS, remove_comments
 
 # arXiv caps a submission at 50 MB (arXiv help, "Submission size"); a paper that unpacks to more
 # is not a submission as arXiv accepts them, whatever it claims to be.
@@ -33,6 +35,10 @@ MAX_PAPER_BYTES = 50 * 1024 * 1024
 MAX_TEX_CHARS = 16 * 1024 * 1024
 # TeX's own bound on nested \input files (web2c texmf.cnf: max_in_open = 15).
 MAX_INPUT_DEPTH = 15
+# Files inlined into one paper, counting each repeat: a real paper inlines each of its files
+# about once, a few hundred at most. Our bound; without it a fan-out (`\input{a}` fifty times in
+# each of 15 nested files, all empty) is 50^15 inclusions within the depth and size bounds.
+MAX_INCLUSIONS = 10_000
 TEX_EXTENSIONS = (".tex", ".ltx", ".latex")
 # Members kept in memory for \input: LaTeX sources and the text files papers \input.
 TEXT_EXTENSIONS = TEX_EXTENSIONS + (".sty", ".def", ".txt", ".tikz", ".pgf", ".bbl", ".inc", ".cls", ".xxx", "")
@@ -50,6 +56,7 @@ class PaperError(RecordError):
 class Unpacked:
     files: dict[str, bytes]  # safe member name -> bytes (text-like members only)
     ignored_members: int = 0  # unsafe names, links, devices
+    links: set[str] = dataclasses.field(default_factory=set)  # link members' names (never followed)
 
 
 # --- identifiers -------------------------------------------------------------------------------
@@ -157,6 +164,8 @@ def _unpack_tar(data: bytes) -> Unpacked:
                     continue
                 if not is_safe_name(member.name) or not member.isfile():
                     out.ignored_members += 1  # never read, never written anywhere
+                    if is_safe_name(member.name) and (member.issym() or member.islnk()):
+                        out.links.add(posixpath.normpath(member.name.replace("\\", "/")))
                     continue
                 name = posixpath.normpath(member.name.replace("\\", "/"))
                 if posixpath.splitext(name)[1].lower() in TEXT_EXTENSIONS or arxiv_readme.is_readme(name):
@@ -166,13 +175,21 @@ def _unpack_tar(data: bytes) -> Unpacked:
     return out
 
 
+# A file with more NUL bytes than one in this many is binary (random bytes hold one in 256); a
+# text file with a stray NUL or two (a bad editor, a cut-and-paste) is text, NULs dropped.
+MAX_NUL_FRACTION = 1000
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """(text, encoding): UTF-8, else Latin-1 (what pre-2010 European submissions mostly are).
 
     Line ends become `\n`: submissions come from Windows (`\r\n`) and classic Mac OS (`\r`
     alone), and TeX reads all three as the end of a line; a `%` comment must end there too."""
-    if b"\0" in data:
-        raise PaperError("binary_file", "NUL bytes: not a text file")
+    nuls = data.count(b"\0")
+    if nuls * MAX_NUL_FRACTION > len(data):
+        raise PaperError("binary_file", f"{nuls} NUL bytes: not a text file")
+    if nuls:
+        data = data.replace(b"\0", b"")  # TeX ignores them: ^^@ has category 9 (The TeXbook, ch. 7)
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -183,7 +200,10 @@ def decode(data: bytes) -> tuple[str, str]:
 
 
 # --- main file, \input ---------------------------------------------------------------------------
-_DOCCLASS = re.compile(r"\\document(?:class|style)\s*(?:\[[^\]]*\])?\s*\{([^}]*)\}")
+# Options and class name bounded (sources/arxiv/tex.py OPTION_CHARS) and ended by a bracket or
+# brace: a stray `\documentclass[` repeated would otherwise scan the rest of the file once each.
+_DOCCLASS = re.compile(rf"\\document(?:class|style)\s*(?:\[[^\][]{{0,{OPTION_CHARS}}}\])?"
+                       rf"\s*\{{([^{{}}]{{0,{OPTION_CHARS}}})\}}")
 _BEGIN_DOC = "\\begin{document}"
 
 
@@ -229,15 +249,24 @@ def document_body(text: str) -> str:
     return text[begin.end():end.start() if end else len(text)]
 
 
+# What `Flattener.resolve` returns for a path leading outside the archive: no member name holds
+# a NUL (`is_safe_name`), so it is never one.
+UNSAFE = "\0outside the archive"
+_DRIVE_OR_URL = re.compile(r"[A-Za-z]:|[A-Za-z][A-Za-z0-9+.-]*://")
+
+
 class Flattener:
     """Replaces `\\input`/`\\include` with the member's text, comments removed, bounded."""
 
-    def __init__(self, files: dict[str, bytes]):
+    def __init__(self, files: dict[str, bytes], links: set[str] = frozenset()):
         self.files = files
+        self.links = links  # link members: an `\input` of one is outside the archive for us
         self.texts: dict[str, str] = {}
         self.encoding = "utf-8"
         self.missing_inputs = 0
-        self.chars = 0
+        self.unsafe_inputs = 0  # `\input`s of a path outside the archive, skipped
+        self.chars = 0  # characters inlined so far, each inclusion counted
+        self.inclusions = 0
         self.root_dir = ""  # the main file's folder: LaTeX runs there, so `\input` paths start there
         self.toplevel_files: list[str] = []  # the paper's top-level file(s), in order (read_paper)
         self.readme_errors = 0  # 00READMEs unreadable, or naming files not in the archive
@@ -251,22 +280,32 @@ class Flattener:
         return self.texts[name]
 
     def resolve(self, target: str, base_dir: str) -> str | None:
+        """The member an `\\input` names (from the file's folder, the main file's, the root), None
+        when the archive lacks it, or UNSAFE when it is not there and the path leads outside the
+        archive (absolute, `~`, `..`, a pipe or URL, a link member). Only `self.files` is looked in."""
         target = target.strip().strip('"')
-        if not is_safe_name(target) or target.startswith("|") or "://" in target:
-            raise PaperError("unsafe_input", f"\\input of {target!r} outside the paper's archive")
+        if target.startswith(("/", "\\", "|", "~")) or _DRIVE_OR_URL.match(target) or "\0" in target:
+            return UNSAFE  # absolute, a pipe (`|cmd`), home (`~/`), a drive (`C:`), a URL; `..` judged once joined
+        outside = False
         for candidate in (target, target + ".tex"):
             for root in dict.fromkeys((base_dir, self.root_dir, "")):
                 name = posixpath.normpath(posixpath.join(root, candidate))
-                if not is_safe_name(name):
-                    raise PaperError("unsafe_input", f"\\input of {target!r} outside the paper's archive")
-                if name in self.files:
+                if not is_safe_name(name) or name in self.links:
+                    outside = True
+                elif name in self.files:
                     return name
-        return None
+        return UNSAFE if outside else None
 
     def flatten(self, name: str, depth: int = 0) -> str:
         if depth > MAX_INPUT_DEPTH:
             raise PaperError("input_depth", f"\\input nested deeper than {MAX_INPUT_DEPTH} (a cycle?)")
+        self.inclusions += 1
+        if self.inclusions > MAX_INCLUSIONS:
+            raise PaperError("input_limit", f"over {MAX_INCLUSIONS} files inlined (an \\input fan-out)")
         text = self.text(name)
+        self.chars += len(text)
+        if self.chars > MAX_TEX_CHARS:
+            raise PaperError("paper_too_large", f"flattened LaTeX over {MAX_TEX_CHARS} characters")
         base_dir = posixpath.dirname(name)
         if depth == 0:
             self.root_dir = base_dir
@@ -281,16 +320,15 @@ class Flattener:
             else:
                 target = m.group(3) if m.group(3) is not None else m.group(4)
             member = self.resolve(target, base_dir)
+            if member == UNSAFE:
+                self.unsafe_inputs += 1  # an author's machine path (`/Users/me/macros`): skipped
+                continue
             if member is None:
                 self.missing_inputs += 1  # e.g. a system file (`\input epsf`) or a figure left out
                 continue
             out.append(self.flatten(member, depth + 1))
         out.append(text[pos:])
-        flat = "".join(out)
-        self.chars += len(flat)
-        if self.chars > MAX_TEX_CHARS:
-            raise PaperError("paper_too_large", f"flattened LaTeX over {MAX_TEX_CHARS} characters")
-        return flat
+        return "".join(out)
 
 
 def toplevel_files(texts: dict[str, str], directives: arxiv_readme.Directives) -> tuple[list[str], int]:
@@ -327,7 +365,7 @@ def read_paper(unpacked: Unpacked) -> tuple[str, str, Flattener]:
     The top-level file(s) come from the paper's 00README when it names them (several are joined
     in its order), else from `find_main`; a 00README that cannot be read, or that names files
     the archive lacks, is counted in `flattener.readme_errors` and the heuristics decide."""
-    flattener = Flattener(unpacked.files)
+    flattener = Flattener(unpacked.files, unpacked.links)
     texts = {}
     for name in unpacked.files:
         if name.lower().endswith(TEX_EXTENSIONS):

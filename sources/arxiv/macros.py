@@ -130,7 +130,7 @@ def _parse_newcommand(text: str, i: int, budget: ScanBudget) -> tuple[Macro, int
     j = skip_space(text, i)
     group = read_group(text, j, "[", budget)
     if group is not None:
-        if not group[0].strip().isdigit() or not 0 <= int(group[0]) <= 9:
+        if not re.fullmatch(r"\s*[0-9]\s*", group[0]):  # TeX's digits only (`"²".isdigit()` is True)
             return None
         n_args, i = int(group[0]), group[1]
         j = skip_space(text, i)
@@ -249,8 +249,9 @@ class Expander:
         self.macros = macros
         self.limits = limits
         self.scan = scan
-        names = sorted(macros, key=len, reverse=True)
-        self.pattern = re.compile(r"\\(" + "|".join(map(re.escape, names)) + r")(?![A-Za-z@])") if names else None
+        # Every control word, looked up: an alternation of the names compiled per paper cost
+        # seconds for a name a megabyte long (a mutated `\newcommand`), and a name is a word.
+        self.pattern = _NAME if macros else None
         self.count = 0
         self.max_chars = 0
 
@@ -294,7 +295,9 @@ class Expander:
         for m in self.pattern.finditer(text):
             if m.start() < pos:
                 continue  # consumed as an argument of the previous macro
-            macro = self.macros[m.group(1)]
+            macro = self.macros.get(m.group(1))
+            if macro is None:
+                continue  # not a user macro
             parsed = self._args(macro, text, m.end())
             if parsed is None:
                 continue  # used without its arguments: left as written

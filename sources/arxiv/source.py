@@ -60,6 +60,7 @@ def paper_document(name: str, data: bytes, where: str) -> Document | ErrorRecord
         "encoding": flattener.encoding,
         "ignored_members": unpacked.ignored_members,
         "missing_inputs": flattener.missing_inputs,
+        "unsafe_inputs_skipped": flattener.unsafe_inputs,
         "toplevel_files": flattener.toplevel_files,
         "readme_errors": flattener.readme_errors,
     }
@@ -166,6 +167,7 @@ def read_counts(doc: Document) -> dict[str, int]:
     """What reading a paper met that is not an error of its own (summed into stats.json)."""
     return {"papers_read": 1, "ignored_members": doc.meta.get("ignored_members", 0),
             "missing_inputs": doc.meta.get("missing_inputs", 0),
+            "unsafe_inputs_skipped": doc.meta.get("unsafe_inputs_skipped", 0),
             "readme_errors": doc.meta.get("readme_errors", 0),
             "decoded_latin1": int(doc.meta.get("encoding") == "latin-1")}
 

@@ -13,6 +13,7 @@ Where we differ from RedPajama's `arxiv_cleaner.py` (rp_v1), the public referenc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sources.arxiv.macros import LatexLimitError, Limits, expand_macros  # noqa: F401 (re-exported)
 
@@ -20,9 +21,33 @@ from sources.arxiv.macros import LatexLimitError, Limits, expand_macros  # noqa:
 # A `%` starts a comment unless escaped by an odd number of backslashes (`\\%` is a line break
 # then a comment; `\%` is a percent sign). A line holding only a comment goes entirely.
 _FULL_LINE_COMMENT = re.compile(r"(?m)^[ \t]*%.*(?:\n|\Z)")
-_EOL_COMMENT = re.compile(r"(?m)([ \t]*)(?<!\\)((?:\\\\)*)%.*$")
+# `(?<![ \t])`: a match starts where a run of blanks starts, not at each of its characters (which
+# made a long run of spaces quadratic to scan).
+_EOL_COMMENT = re.compile(r"(?m)(?<![ \t])([ \t]*)(?<!\\)((?:\\\\)*)%.*$")
 # The `comment` package's environment is a block comment too.
-_COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?\\end\{comment\}", re.S)
+_COMMENT_BEGIN = re.compile(r"\\begin\{comment\}")
+
+
+def remove_blocks(text: str, opener: re.Pattern, closer: Callable[[re.Match], str], repl: str = "") -> str:
+    """`opener ... closer` blocks replaced by `repl`, leftmost first, as `re.sub` of
+    `opener.*?closer` (DOTALL) would, but in linear time: an opener never closed is left as
+    written, and once a closer is known to be absent past a point it is not searched for again
+    (each unclosed `\\begin{figure}` made that regex scan to the end: quadratic)."""
+    out, pos, next_closer = [], 0, {}
+    for m in opener.finditer(text):
+        if m.start() < pos:
+            continue  # inside a block already removed
+        end_tag = closer(m)
+        at = next_closer.get(end_tag)
+        if at is None or (at != -1 and at < m.end()):
+            at = next_closer[end_tag] = text.find(end_tag, m.end())
+        if at == -1:
+            continue
+        out.append(text[pos:m.start()])
+        out.append(repl)
+        pos = at + len(end_tag)
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _keep_line_break(m: re.Match) -> str:
@@ -35,7 +60,7 @@ def remove_comments(text: str) -> str:
         text = _FULL_LINE_COMMENT.sub("", text)
         text = _EOL_COMMENT.sub(_keep_line_break, text)
     if "\\begin{comment}" in text:
-        text = _COMMENT_ENV.sub("", text)
+        text = remove_blocks(text, _COMMENT_BEGIN, lambda m: "\\end{comment}")
     if "\\iffalse" in text:
         text = remove_iffalse(text)
     return text
@@ -108,9 +133,13 @@ def cut_before_first_section(text: str) -> str | None:
 
 
 _BIB_ENV = re.compile(r"\\begin\{(thebibliography|references)\}.*?(?:\\end\{\1\}|(?=\\appendix)|\Z)", re.S)
+# An optional argument (`[heading=none]`) is at most OPTION_CHARS long here, without brackets:
+# the bound keeps each stray `[` from scanning the rest of the paper (quadratic over many). Our
+# bound: real options are a few key=value pairs.
+OPTION_CHARS = 1000
 _BIB_COMMANDS = re.compile(
     r"\\(?:bibliography|bibliographystyle|nobibliography|addbibresource)\s*\{[^{}]*\}"
-    r"|\\printbibliography(?:\s*\[[^\]]*\])?")
+    rf"|\\printbibliography(?:\s*\[[^\][]{{0,{OPTION_CHARS}}}\])?")
 
 
 def remove_bibliography(text: str) -> str:
@@ -121,7 +150,9 @@ def remove_bibliography(text: str) -> str:
 
 # --- final tidying and a prose measure --------------------------------------------------------
 _BLANKS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-_TRAILING = re.compile(r"[ \t]+\n")
+# Matched from the first blank of a run only (the lookbehind after it keeps the regex's fast scan
+# for its first character): linear, where `[ \t]+\n` rescanned a long run from each of its blanks.
+_TRAILING = re.compile(r"[ \t](?<![ \t]{2})[ \t]*\n")
 
 
 def tidy(text: str) -> str:
@@ -129,16 +160,24 @@ def tidy(text: str) -> str:
     return _BLANKS.sub("\n\n", text).strip()
 
 
-_FLOATS = re.compile(r"\\begin\{(figure|table|tabular|tikzpicture)(\*?)\}.*?\\end\{\1\2\}", re.S)
-# Math: `$$..$$`, `$..$`, `\[..\]`; an escaped `\$` (a price) opens nothing.
-_MATH = re.compile(r"(?<!\\)\$\$.*?(?<!\\)\$\$|(?<!\\)\$(?:[^$\\]|\\.)*\$|\\\[.*?\\\]", re.S)
+_FLOAT_BEGIN = re.compile(r"\\begin\{(figure|table|tabular|tikzpicture)(\*?)\}")
+# Math: `\[..\]` (not the `\\[2pt]` of a line break), then `$$..$$` and `$..$`; an escaped
+# `\$` (a price) opens nothing.
+_DISPLAY_BEGIN = re.compile(r"\\\[(?<!\\\\\[)")  # the lookbehind last: the fast scan for `\[` stays
+_DOLLARS = re.compile(r"(?<!\\)\$\$.*?(?<!\\)\$\$|(?<!\\)\$(?:[^$\\]|\\.)*\$", re.S)
+_REFS = re.compile(rf"\\(?:label|ref|cite[a-z]*|eqref|includegraphics|url)\s*(?:\[[^\][]{{0,{OPTION_CHARS}}}\])?"
+                   r"\{[^{}]*\}")
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+
+
+def remove_math(text: str) -> str:
+    return _DOLLARS.sub(" ", remove_blocks(text, _DISPLAY_BEGIN, lambda m: "\\]", " "))
 
 
 def prose_words(text: str) -> int:
     """Words of running text: outside figures, tables and math, not command names."""
-    text = _MATH.sub(" ", _FLOATS.sub(" ", text))
-    text = re.sub(r"\\(?:label|ref|cite[a-z]*|eqref|includegraphics|url)\s*(?:\[[^\]]*\])?\{[^{}]*\}", " ", text)
+    text = remove_blocks(text, _FLOAT_BEGIN, lambda m: f"\\end{{{m.group(1)}{m.group(2)}}}", " ")
+    text = _REFS.sub(" ", remove_math(text))
     return len(_WORD.findall(text))
 
 
@@ -153,5 +192,5 @@ LANGID_CHARS = 3_000
 
 def plain_for_langid(text: str, limit: int = LANGID_CHARS) -> str:
     """Rough text for language identification: math and command names out."""
-    text = _MATH.sub(" ", text[: limit * 2])
+    text = remove_math(text[: limit * 2])
     return _COMMAND.sub(" ", text)[:limit]

@@ -22,11 +22,12 @@ def test_job_on_sample(tmp_path):
     raw.mkdir()
     sample.build(str(raw), os.path.dirname(asset_path("lid.176.ftz")), seed=1)
     stats = run_source(ArxivSource(), [str(p) for p in sorted(raw.rglob("*")) if p.is_file()], str(out))
-    assert stats["errors"] == {"bad_gzip": 1, "macro_recursion": 1, "no_latex_source": 1,
-                               "unsafe_input": 1, "unsafe_member": 1}
+    assert stats["errors"] == {"bad_gzip": 1, "macro_recursion": 1, "no_latex_source": 1, "unsafe_member": 1}
     assert stats["dropped"] == {"no_section": 1, "too_little_text": 1}
-    # 16 good papers, paragraph_first, latin1, inner_traversal and the singles 2302.00003 / 2302.00004
-    assert stats["documents_out"] == 21 and stats["arxiv_read"]["ignored_members"] == 1
+    # 16 good papers, paragraph_first, latin1, inner_traversal, input_passwd (its `\input{/etc/passwd}`
+    # skipped) and the singles 2302.00003 / 2302.00004
+    assert stats["documents_out"] == 22 and stats["arxiv_read"]["ignored_members"] == 1
+    assert stats["arxiv_read"]["unsafe_inputs_skipped"] == 1
     assert stats["arxiv_read"]["readme_errors"] == 0
     assert stats["arxiv_read"]["decoded_latin1"] == 1
     docs = {d["meta"]["arxiv_id"]: d for d in clean_docs(str(out), "arxiv")}
@@ -37,6 +38,9 @@ def test_job_on_sample(tmp_path):
         assert "\\newcommand" not in doc["text"] and "\\norm" not in doc["text"] and "50\\% of" in doc["text"]
         assert "reviewer 2" not in doc["text"] and "TODO" not in doc["text"]  # comments removed
         assert "Additional proofs" in doc["text"]  # the appendix after the bibliography
+    passwd = docs["2301.00106"]  # input_passwd: the paper kept, the file outside never read
+    assert passwd["meta"]["unsafe_inputs_skipped"] == 1 and "Additional proofs" in passwd["text"]
+    assert all("root:x" not in d["text"] for d in docs.values())
     assert "\\input" not in docs["2301.00001"]["text"] and "Related work" in docs["2301.00001"]["text"]
     # the 00README.json's top-level file, not the draft the heuristics prefer
     with gzip.open(raw / "singles" / "2302.00003.tar.gz") as f, tarfile.open(fileobj=f) as tar:
@@ -52,7 +56,7 @@ def test_job_on_sample(tmp_path):
     bare = docs["2302.00004"]  # saved under its bare id: gzip, no extension
     assert bare["meta"]["url"].endswith("/abs/2302.00004") and bare["meta"]["main_file"] == "2302.00004.tex"
     errors = read_jsonl_gz(str(out / "errors" / "arxiv" / "*.jsonl.gz"))
-    assert len(errors) == 5 and all("root:x" not in e["excerpt"] for e in errors)
+    assert len(errors) == 4 and all("root:x" not in e["excerpt"] for e in errors)
     assert sorted(os.listdir(tmp_path)) == ["out", "raw"]
 
 
