@@ -14,6 +14,8 @@ import re
 import zlib
 from typing import IO, Iterator, NamedTuple
 
+from pipeline.document import MAX_ERROR_EXCERPT
+
 GZIP_MAGIC = b"\x1f\x8b\x08"  # RFC 1952: ID1, ID2 and CM = 8 (deflate) open every gzip member
 RECORD_START = b"WARC/1."  # a record's first line (WARC 1.0, 1.1); searched anywhere past damage
 CHUNK = 1 << 20  # bytes read, or inflated, at a time
@@ -222,7 +224,7 @@ def _record(u: _Units, first: bytes, cap: int) -> Frame | Damage:
     size = int(declared)
     block = u.read(min(size, cap + 1))
     if len(block) < min(size, cap + 1) or u.read(size - len(block), keep=False) < size - len(block):
-        damage = _cut(u, f"block shorter than its Content-Length {size}")
+        damage = _cut(u, f"block shorter than its Content-Length {size}", block)
         _resume(u, block)
         return damage
     after, following = u.skip_blank(), bytes(u.buf[u.pos:u.pos + u._have(5)])
@@ -239,7 +241,7 @@ def _headers(u: _Units, first: bytes) -> tuple[bytes, dict[bytes, bytes]] | Dama
         line = u.readline(HEADER_LIMIT)
         if not line or line.startswith(RECORD_START):
             u.unread(line)  # another record starts: this one's headers were cut
-            return _cut(u, f"the record's headers end after {len(head)} bytes")
+            return _cut(u, f"the record's headers end after {len(head)} bytes", bytes(head))
         head += line
         if not line.strip():
             return bytes(head), fields
@@ -251,10 +253,11 @@ def _headers(u: _Units, first: bytes) -> tuple[bytes, dict[bytes, bytes]] | Dama
             fields[name.strip().lower()] = value.strip()
 
 
-def _cut(u: _Units, what: str) -> Damage:
+def _cut(u: _Units, what: str, raw: bytes = b"") -> Damage:
+    """The record was cut (`raw`: what of it was read, for the error's excerpt)."""
     ended = u.problem and u.pos >= len(u.buf)  # the unit ended early: its damage cut the record
     kind, why = u.problem if ended else ("truncated_record", "the file (or its gzip member) ends there")
-    return Damage(kind, f"{what}: {why}")
+    return Damage(kind, f"{what}: {why}", raw[:MAX_ERROR_EXCERPT])
 
 
 def _resume(u: _Units, block: bytes) -> None:

@@ -88,6 +88,7 @@ def test_content_length_claiming_more_than_the_block_is_an_error_and_reading_goe
     lying = record("http://lie.example/", b"short block", content_length=5000)
     docs, errors = docs_and_errors(read(wet(lying, record("http://ok.example/", b"after the lie"))))
     assert [e.kind for e in errors] == ["truncated_record"]
+    assert "short block" in errors[0].excerpt  # the dead letter shows what was read of it
     assert [d.text for d in docs] == ["after the lie"]
 
 
