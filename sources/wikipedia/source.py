@@ -55,7 +55,11 @@ class WikipediaConfig(SourceConfig):
 
 
 def page_url(site: SiteInfo, language: str, title: str) -> str:
-    host = urlsplit(site.base).netloc or f"{language}.wikipedia.org"
+    try:
+        host = urlsplit(site.base).netloc
+    except ValueError:  # a damaged <base> ("https://de.wikipedia.org/wiki/[[...": "Invalid IPv6 URL")
+        host = ""
+    host = host or f"{language}.wikipedia.org"
     return f"https://{host}/wiki/{quote(title.replace(' ', '_'), safe='/:()_,-.')}"
 
 

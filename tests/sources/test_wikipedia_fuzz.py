@@ -158,3 +158,13 @@ def test_two_million_empty_lines_are_one():
     start = time.perf_counter()
     assert wikitext.to_text("Lead.\n" + "\n \n" * 10**6 + "End.", EN) == "Lead.\n\nEnd."
     assert time.perf_counter() - start < 2.5
+
+
+def test_a_damaged_site_base_url_falls_back_to_the_language_host():
+    """Fuzz mutant 5707 (seed 24, 2,000 x "[[" inside dewiki's <siteinfo>): `urlsplit` raised
+    "Invalid IPv6 URL" out of the reader for every page of the dump."""
+    from sources.wikipedia.dump import SiteInfo
+    from sources.wikipedia.source import page_url
+
+    site = SiteInfo(dbname="dewiki", base="https://de.wikipedia.org/wiki/[[[[Wikipedia:Hauptseite")
+    assert page_url(site, "de", "Brot") == "https://de.wikipedia.org/wiki/Brot"
