@@ -44,10 +44,11 @@ def load_fasttext(path: str):
     """`fasttext.load_model` without its stderr warning about the model type."""
     import fasttext
 
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"fastText model {path!r} not found")
+    from pipeline.localcache import local_copy, require_file
+
+    require_file(path, "fastText model")
     fasttext.FastText.eprint = lambda *args, **kwargs: None
-    return fasttext.load_model(path)
+    return fasttext.load_model(local_copy(path))
 
 
 class LanguageId(Filter):
@@ -67,6 +68,9 @@ class LanguageId(Filter):
         state = self.__dict__.copy()
         state["_model"] = None  # loaded again by setup() on the worker
         return state
+
+    def model_files(self) -> list[str]:
+        return [lid_model_path(self.model_path)]
 
     def setup(self) -> None:
         if self._model is None:

@@ -11,7 +11,8 @@ import difflib
 import logging
 import os
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
 
 # What the job runs on when no --runner is given; each is a default only for a flag not given,
@@ -32,7 +33,18 @@ def beam_options(beam_args: list[str]) -> PipelineOptions:
                for a in beam_args):
         # Workers log our progress (files read, per stage); Beam's own start-up chatter stays quiet.
         beam_args.append('--sdk_harness_log_level_overrides={"apache_beam": "WARNING", "__main__": "WARNING"}')
-    return PipelineOptions(beam_args, save_main_session=False)
+    options = PipelineOptions(beam_args, save_main_session=False)
+    FileSystems.set_options(options)  # this process reads and writes the store as the workers do
+    return options
+
+
+def use_filesystems(beam_args: list[str]) -> PipelineOptions:
+    """For a command that is not a Beam job (`make lm`, `make tokenizer`): gives this process's
+    `FileSystems` the object-store flags among `beam_args` (`--s3_endpoint_url`, `--s3_region_name`,
+    credentials; GCS takes the machine's credentials), as the jobs' workers get them."""
+    options = PipelineOptions(beam_args)
+    FileSystems.set_options(options)
+    return options
 
 
 def unknown_flags(beam_args: list[str], parser: argparse.ArgumentParser) -> list[str]:
@@ -52,16 +64,28 @@ def unknown_flags(beam_args: list[str], parser: argparse.ArgumentParser) -> list
     return problems
 
 
-def runner_problem(options: PipelineOptions, inputs: list[str], output: str) -> str | None:
-    """Dataflow workers cannot see this machine's disk: local input or output there would be
-    read as nothing or written where nobody looks, found out only when the job ends."""
-    runner = (options.view_as(StandardOptions).runner or "").lower()
-    if runner.removesuffix("runner") != "dataflow":
+def remote_workers(options: PipelineOptions) -> str:
+    """Who runs the job's code elsewhere, in words ("" when it runs on this machine's disk):
+    Dataflow, or a portable runner whose SDK workers are containers or an external pool."""
+    runner = (options.view_as(StandardOptions).runner or "").lower().removesuffix("runner")
+    if runner == "dataflow":
+        return "the DataflowRunner's workers"
+    environment = (options.view_as(PortableOptions).environment_type or "").upper()
+    if runner in ("portable", "flink", "spark", "prism") and environment in ("EXTERNAL", "DOCKER"):
+        return f"{environment} SDK workers"
+    return ""
+
+
+def runner_problem(options: PipelineOptions, inputs: list[str], output: str, models: tuple[str, ...] = ()) -> str | None:
+    """Workers on other machines cannot see this machine's disk: a local input, output or model
+    there would be read as nothing or written where nobody looks, found out only when the job ends."""
+    workers = remote_workers(options)
+    if not workers:
         return None
-    local = [path for path in [*inputs, output] if "://" not in path]
+    local = [path for path in [*inputs, output, *models] if path and "://" not in path]
     if local:
-        return (f"the DataflowRunner's workers cannot read or write local paths ({local[0]!r}): "
-                "give --input and --output as gs:// paths")
+        return (f"{workers} cannot read or write local paths ({local[0]!r}): give --input, --output "
+                "and every model file as object-store URLs (gs://, s3://)")
     return None
 
 

@@ -104,6 +104,11 @@ class Source(beam.PTransform):
         job starts."""
         raise NotImplementedError
 
+    def model_files(self) -> list[str]:
+        """The model files its steps load (each may be an object-store URL), checked before the
+        job starts; a filter names its own with a `model_files()` method."""
+        return [path for _, step in self.steps() for path in getattr(step, "model_files", list)()]
+
     def read_stats(self, docs: beam.PCollection) -> beam.PCollection | None:
         """Optionally, dicts for stats.json computed from the documents as read (before cleaning)."""
         return None

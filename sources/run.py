@@ -19,6 +19,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
 from pipeline import files, stats, writers
+from pipeline.localcache import require_file
 from pipeline.options import beam_options, runner_problem, setup_logging, unknown_flags
 from pipeline.stats import LedgerEntry
 from sources import registry
@@ -130,15 +131,18 @@ def _main(argv: list[str]) -> int:
     source = source_cls(config_flags.from_args(source_cls.Config, args))
     input_spec = args.input or FileSystems.join(args.output, "raw", args.source)
     try:
-        inputs = files.expand_inputs(input_spec)
-    except (FileNotFoundError, ValueError) as exc:
-        return _error(str(exc))
-    try:
-        options = beam_options(beam_args)
+        options = beam_options(beam_args)  # also how this process reaches the object store
         pipeline = beam.Pipeline(options=options)  # Beam validates the runner's options here
     except ValueError as exc:
         return _error(f"Beam options: {exc}")
-    problem = runner_problem(options, inputs, args.output)
+    try:
+        inputs = files.expand_inputs(input_spec)
+        models = source.model_files()  # raises for a missing model, naming the command that makes it
+        for path in models:
+            require_file(path, "model file")
+    except (FileNotFoundError, ValueError) as exc:
+        return _error(str(exc))
+    problem = runner_problem(options, inputs, args.output, tuple(models))
     if problem:
         return _error(problem)
     outputs = ["clean", "errors"] + (["rejected"] if args.keep_rejected else [])

@@ -154,6 +154,9 @@ class DetectLanguage(Filter):
 
         self.lid = LanguageId(model_path=model_path)
 
+    def model_files(self) -> list[str]:
+        return self.lid.model_files()
+
     def setup(self):
         self.lid.setup()
 

@@ -37,9 +37,10 @@ def classifier_text(text: str) -> str:
 
 
 def require_classifier(path: str) -> None:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"CommonCrawl Wikipedia-reference classifier missing: {path}; "
-                                f"run `make classifier` first (python -m sources.commoncrawl.classifier --data DATA)")
+    from pipeline.localcache import require_file
+
+    require_file(path, "CommonCrawl Wikipedia-reference classifier",
+                 "run `make classifier` first (python -m sources.commoncrawl.classifier --data DATA)")
 
 
 class WikiReference(Filter):
@@ -56,6 +57,9 @@ class WikiReference(Filter):
         state = self.__dict__.copy()
         state["_model"] = None  # loaded again by setup() on each worker
         return state
+
+    def model_files(self) -> list[str]:
+        return [self.model_path]
 
     def setup(self) -> None:
         if self._model is None:

@@ -23,10 +23,13 @@ job starts. The models load in `setup()`.
 from __future__ import annotations
 
 import json
-import os
+
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document
+from pipeline.files import read_bytes
 from pipeline.filters import Filter
+from pipeline.localcache import local_copy, unreadable
 from sources.commoncrawl.normalize import normalize
 
 SP_MODEL = "en.sp.model"
@@ -40,15 +43,16 @@ MAX_CHARS = 100_000  # score at most this much of a page (the estimate is stable
 
 def model_paths(lm_dir: str, language: str = "en") -> dict[str, str]:
     """The files of one language's LM (SP_MODEL, LM_MODEL, CUTOFFS for English)."""
-    return {"sp": os.path.join(lm_dir, SP_MODEL.replace("en.", f"{language}.", 1)),
-            "lm": os.path.join(lm_dir, LM_MODEL.replace("en.", f"{language}.", 1)),
-            "cutoffs": os.path.join(lm_dir, CUTOFFS.replace("en.", f"{language}.", 1))}
+    return {"sp": FileSystems.join(lm_dir, SP_MODEL.replace("en.", f"{language}.", 1)),
+            "lm": FileSystems.join(lm_dir, LM_MODEL.replace("en.", f"{language}.", 1)),
+            "cutoffs": FileSystems.join(lm_dir, CUTOFFS.replace("en.", f"{language}.", 1))}
 
 
 def require_lm(lm_dir: str, languages: tuple[str, ...] = ("en",), cutoffs_given: bool = False) -> None:
     """A clear error naming `make lm` when a selected language's LM (or its cutoffs) is not there."""
-    missing = [paths[k] for paths in (model_paths(lm_dir, lang) for lang in languages)
-               for k in ("sp", "lm") if not os.path.exists(paths[k])]
+    problems = {paths[k]: unreadable(paths[k]) for paths in (model_paths(lm_dir, lang) for lang in languages)
+                for k in ("sp", "lm")}
+    missing = [path if problem == "missing" else f"{path} ({problem})" for path, problem in problems.items() if problem]
     if missing:
         others = [lang for lang in languages if lang != "en"]
         hint = (f"; `make lm` builds English only: for {', '.join(others)} put CCNet's <lang>.sp.model "
@@ -64,10 +68,12 @@ def load_cutoffs(lm_dir: str, language: str = "en") -> tuple[float, float, str]:
     """(head, tail, where from): `make lm`'s percentiles if written, else CCNet's English cutoffs
     (English only: another language without a cutoffs file is an error naming the file)."""
     path = model_paths(lm_dir, language)["cutoffs"]
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+    problem = unreadable(path)
+    if not problem:
+        data = json.loads(read_bytes(path))
         return float(data["head"]), float(data["tail"]), path
+    if problem != "missing":
+        raise FileNotFoundError(f"perplexity cutoffs {problem}: {path}")
     if language != "en":
         raise FileNotFoundError(f"no perplexity cutoffs for {language!r}: write {path} as "
                                 f'{{"head": P30, "tail": P60}} (e.g. from CCNet\'s cutoff.csv, column '
@@ -95,8 +101,8 @@ class PerplexityModel:
 
         require_lm(self.lm_dir, (self.language,), cutoffs_given=True)
         paths = model_paths(self.lm_dir, self.language)
-        self._sp = sentencepiece.SentencePieceProcessor(model_file=paths["sp"])
-        self._lm = kenlm.Model(paths["lm"])
+        self._sp = sentencepiece.SentencePieceProcessor(model_file=local_copy(paths["sp"]))
+        self._lm = kenlm.Model(local_copy(paths["lm"]))
 
     def pieces(self, line: str) -> str:
         """The normalised line as space-separated SentencePiece pieces (what the LM was trained on)."""
@@ -145,6 +151,9 @@ class PerplexityBuckets(Filter):
         self.lm_dir = lm_dir
         self.head, self.tail = head, tail
         self.cutoffs: dict[str, tuple[float, float]] = {}
+
+    def model_files(self) -> list[str]:
+        return [model_paths(self.lm_dir, lang)[k] for lang in self.languages for k in ("sp", "lm")]
 
     def setup(self) -> None:
         for lang, model in self.models.items():
