@@ -5,6 +5,7 @@ DATA ?= data
 SOURCE ?=
 INPUT ?=
 BEAM_ARGS ?=
+COMPARE ?=
 MODEL ?= tiny
 RUN ?= $(MODEL)
 STEPS ?=
@@ -13,7 +14,7 @@ SEQ_LEN ?= 2048
 VOCAB ?=
 TOTAL_TOKENS ?=
 
-.PHONY: setup demo test sample corpus tokenizer tokens train report bench lm classifier clean-data
+.PHONY: setup demo demo-cluster test sample corpus tokenizer tokens train report bench lm classifier clean-data
 
 setup:
 	@bash scripts/setup.sh
@@ -23,6 +24,9 @@ test: setup
 
 demo: setup
 	$(PY) -m scripts.demo --data '$(DATA)'
+
+demo-cluster: setup
+	$(PY) -m scripts.demo_cluster $(if $(COMPARE),--compare '$(COMPARE)')
 
 sample: setup
 	$(PY) -m samples.build --output '$(DATA)/raw'
