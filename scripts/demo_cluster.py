@@ -82,6 +82,8 @@ def _stats(path: str) -> dict:
 def compare_source(ours: str, theirs: str, source: str) -> list[str]:
     """Differences of one source's clean folder: shard names and bytes, stats.json."""
     a, b = os.path.join(ours, "clean", source), os.path.join(theirs, "clean", source)
+    if not (os.path.isdir(a) and os.path.isdir(b)):
+        return [f"clean/{source}: missing {'here' if not os.path.isdir(a) else 'there'}"]
     mine, other = _shards(a), _shards(b)
     if sorted(mine) != sorted(other):
         return [f"clean/{source}: shards {sorted(mine)} here, {sorted(other)} there"]

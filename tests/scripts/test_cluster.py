@@ -134,3 +134,28 @@ def test_a_corpus_job_on_the_cluster_matches_the_direct_runner(cluster, tmp_path
     assert os.listdir(tmp_path / "store" / "clean" / "wikipedia")
     assert compare(str(tmp_path / "store"), str(tmp_path / "local")) == []
     assert time.time() - t0 < 120
+
+
+def _data_root(root, shard: bytes, documents_out: int, model: bytes) -> str:
+    (root / "clean" / "toy").mkdir(parents=True)
+    (root / "clean" / "toy" / "toy-00000-of-00001.jsonl.gz").write_bytes(shard)
+    stats = {"source": "toy", "documents_in": 3, "documents_out": documents_out, "seconds": 1.5, "input": str(root),
+             "config": {"lid_model": str(root / "lid.ftz"), "min_chars": 0}}
+    (root / "clean" / "toy" / "stats.json").write_text(json.dumps(stats))
+    (root / "tokenizer").mkdir()
+    (root / "tokenizer" / "tokenizer.model").write_bytes(model)
+    return str(root)
+
+
+def test_compare_names_each_difference_and_ignores_time_and_places(tmp_path):
+    import gzip
+
+    shard = gzip.compress(b'{"id": "toy/1"}\n', mtime=0)
+    base = _data_root(tmp_path / "a", shard, 2, b"model")
+    assert compare(base, _data_root(tmp_path / "b", shard, 2, b"model")) == []  # seconds, input, model path differ
+    assert compare(base, _data_root(tmp_path / "c", gzip.compress(b'{"id": "toy/2"}\n', mtime=0), 1, b"other")) == [
+        "clean/toy/toy-00000-of-00001.jsonl.gz: different bytes (1 vs 1 documents)",
+        "clean/toy/stats.json: documents_out is 2 here, 1 there",
+        "tokenizer/tokenizer.model: different bytes"]
+    (tmp_path / "d").mkdir()
+    assert compare(base, str(tmp_path / "d")) == ["clean/toy: missing there", "tokenizer/tokenizer.model: only here"]
