@@ -11,6 +11,7 @@ import os
 import uuid
 from typing import IO, Iterator, NamedTuple
 
+from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 GLOB_CHARS = set("*?[")
@@ -42,8 +43,8 @@ def expand_inputs(patterns: list[str] | str) -> list[str]:
             for path in _match(pattern):
                 if _is_dir(path):
                     expanded.extend(_walk(path))
-                elif path == pattern or not _skipped(path.rstrip("/").rsplit("/", 1)[-1]):
-                    expanded.append(path)
+                elif path == pattern or "://" in path or not _skipped(path.rstrip("/").rsplit("/", 1)[-1]):
+                    expanded.append(path)  # (an object-store match is filtered by _match already)
         if not expanded:
             raise FileNotFoundError(f"input {pattern!r} matches no file")
         for path in expanded:
@@ -89,14 +90,35 @@ def _match(pattern: str) -> list[str]:
         # `gs://b/raw/*` names objects in "sub-folders" too; `gs://b/raw/wikipedia` a folder.
         under = _match_remote(pattern.rstrip("/") + "/**")
         matched += [path for path in under if path not in matched]
-    return matched
+    # An object store has no folders to skip: what a local walk leaves out with its hidden folder
+    # (`.git/objects/...`, `.tmp-*` staging) is left out here by the names below the pattern.
+    fixed = pattern[:min([pattern.find(c) for c in GLOB_CHARS if c in pattern] or [len(pattern)])]
+    root = fixed.rsplit("/", 1)[0] + "/"
+    return [path for path in matched if path == pattern or not _hidden_below(path, root)]
+
+
+def _hidden_below(path: str, root: str) -> bool:
+    below = path[len(root):] if path.startswith(root) else path.rsplit("/", 1)[-1]
+    parts = below.split("/")
+    return any(part.startswith(".") for part in parts[:-1]) or _skipped(parts[-1])
 
 
 def _match_remote(pattern: str) -> list[str]:
+    """The objects a pattern matches ([] for none). A scheme with no filesystem installed, or a
+    store that fails to list, is an error saying so, never "no match"."""
     try:
-        return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except Exception:  # Beam raises BeamIOError for a pattern with no match
-        return []
+        filesystem = FileSystems.get_filesystem(pattern)
+    except ValueError:
+        raise ValueError(f"input {pattern!r}: no filesystem for {pattern.split('://', 1)[0]}:// in this "
+                         "environment (gs:// needs apache-beam[gcp], s3:// apache-beam[aws])") from None
+    try:
+        result = filesystem.match([pattern])[0]
+    except BeamIOError as exc:
+        details = list((exc.exception_details or {}).values())
+        if details and all(isinstance(d, FileNotFoundError) for d in details):
+            return []
+        raise OSError(f"cannot list input {pattern!r}: {details[0] if details else exc}") from None
+    return [m.path for m in result.metadata_list]
 
 
 def _normalised(path: str) -> str:

@@ -18,8 +18,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
-from pipeline import files, stats, writers
-from pipeline.localcache import require_file
+from pipeline import files, stats, store, writers
+from pipeline.localcache import require_file, store_error
 from pipeline.options import beam_options, runner_problem, setup_logging, unknown_flags
 from pipeline.stats import LedgerEntry
 from sources import registry
@@ -135,12 +135,14 @@ def _main(argv: list[str]) -> int:
         pipeline = beam.Pipeline(options=options)  # Beam validates the runner's options here
     except ValueError as exc:
         return _error(f"Beam options: {exc}")
-    try:
+    try:  # every bucket answers, every input and model is there: else one message, nothing written
+        store.check_paths([*input_spec.split(","), args.output], options)
         inputs = files.expand_inputs(input_spec)
         models = source.model_files()  # raises for a missing model, naming the command that makes it
+        store.check_paths(models, options)
         for path in models:
             require_file(path, "model file")
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         return _error(str(exc))
     problem = runner_problem(options, inputs, args.output, tuple(models))
     if problem:
@@ -150,7 +152,7 @@ def _main(argv: list[str]) -> int:
         for kind in outputs:
             files.check_writable(FileSystems.join(args.output, kind, args.source))
     except OSError as exc:
-        return _error(f"cannot write to --output {args.output!r}: {exc}")
+        return _error(f"cannot write to --output {args.output!r}: {store_error(exc)}")
     log.info("%s: %d input files from %s", args.source, len(inputs), input_spec)
     start = time.time()
     try:

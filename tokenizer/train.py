@@ -21,8 +21,8 @@ import sentencepiece as spm
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
-from pipeline import files
-from pipeline.options import setup_logging
+from pipeline import files, store
+from pipeline.options import setup_logging, unknown_flags, use_filesystems
 from sources import table1
 from tokenizer import BOS_ID, EOS_ID, UNK_ID, corpus, reference, sample
 from tokenizer.encode import MAX_VOCAB
@@ -158,15 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
                     "sample of DATA/clean/*; writes DATA/tokenizer/tokenizer.model, .vocab, .json.")
     parser.add_argument("--data", default="data", help="data root holding clean/<source>/ (default: data)")
     parser.add_argument("--output", default="", help="output folder (default: DATA/tokenizer)")
+    parser.epilog = ("DATA and --output may be gs:// or s3:// URLs; Beam's filesystem flags "
+                     "(--s3_endpoint_url, --s3_region_name, credentials) are accepted.")
     config_flags.add_arguments(parser, TokenizerConfig, "tokenizer options")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    unknown = unknown_flags(beam_args, parser)
+    if unknown:  # Beam's own flags (--s3_endpoint_url, credentials) reach the object store
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     cfg = config_flags.from_args(TokenizerConfig, args)
     try:
+        store.check_paths([args.data, args.output], use_filesystems(beam_args))
         info = run(args.data, cfg, args.output or None)
     except (ValueError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -103,7 +103,14 @@ def _detect_license_file(path: str) -> Iterator[tuple[str, tuple[str, str]]]:
 
 @functools.lru_cache(maxsize=65536)
 def _has_git(folder: str) -> bool:
-    return "://" not in folder and os.path.exists(os.path.join(folder, ".git"))
+    """A `.git` entry in the folder: a local folder or file, or in an object store a `.git` object
+    (a submodule's file) or the `.git/HEAD` every git folder holds."""
+    if "://" not in folder:
+        return os.path.exists(os.path.join(folder, ".git"))
+    try:
+        return any(FileSystems.exists(FileSystems.join(folder, name)) for name in (".git", ".git/HEAD"))
+    except Exception:  # an unreadable store here is the reader's to report, not a crash
+        return False
 
 
 def _repo_task(path: str, root: str, licensed: dict) -> tuple[str, str, str, str | None]:

@@ -10,13 +10,12 @@ the N largest (ranked by posts), unanswered questions (configurable), orphan ans
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import html
 import logging
 import os
 import re
-import shutil
-import tempfile
 import xml.etree.ElementTree as ET
 from typing import Iterator
 
@@ -27,6 +26,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.document import Document, ErrorRecord, Rejected
 from pipeline.filters import ERRORS, REJECTED, Filter, Step
 from sources.base import Source, SourceConfig
+from sources.stackexchange import sevenzip
 from sources.stackexchange.html import html_to_text
 from sources.stackexchange.rows import MAX_ROW_BYTES, NAME, iter_post_lines, parse_row
 
@@ -101,31 +101,26 @@ def _rows(handle, path: str, site: str, max_row_bytes: int) -> Iterator[dict | E
 
 
 def _read_7z(path: str, site: str, max_row_bytes: int) -> Iterator[dict | ErrorRecord]:
-    import py7zr  # imported here: only .7z inputs need it
-
-    tmp = tempfile.mkdtemp(prefix="se-7z-")
-    try:
-        local = path
-        if "://" in path:  # py7zr needs a seekable local file
-            local = os.path.join(tmp, os.path.basename(path))
-            with FileSystems.open(path) as src, open(local, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+    """Posts.xml's rows, decompressed as they are read from the archive where it lies (a local
+    file or an object store: nothing is copied to disk). Rows before damage in the archive are
+    kept; the damage is one `bad_archive` error."""
+    with contextlib.ExitStack() as stack:
         try:
-            with py7zr.SevenZipFile(local, mode="r") as archive:
-                names = [n for n in archive.getnames() if os.path.basename(n).lower() == "posts.xml"
-                         and not n.startswith("/") and ".." not in n.split("/")]
-                if not names:
-                    yield ErrorRecord.of(NAME, path, "no_posts_xml", "archive holds no Posts.xml")
-                    return
-                archive.extract(path=os.path.join(tmp, "x"), targets=names[:1])
-        except Exception as exc:  # truncated or corrupt archive
+            archive = path if "://" not in path else stack.enter_context(
+                FileSystems.open(path, compression_type="uncompressed"))
+            names = [n for n in sevenzip.member_names(archive) if os.path.basename(n).lower() == "posts.xml"
+                     and not n.startswith("/") and ".." not in n.split("/")]
+        except Exception as exc:  # not a 7z archive, a damaged header, an unreadable object
             yield ErrorRecord.of(NAME, path, "bad_archive", exc)
             return
-        extracted = os.path.join(tmp, "x", names[0])
-        with open(extracted, "rb") as handle:
+        if not names:
+            yield ErrorRecord.of(NAME, path, "no_posts_xml", "archive holds no Posts.xml")
+            return
+        handle = stack.enter_context(sevenzip.open_member(archive, names[0]))
+        try:
             yield from _rows(handle, f"{path}!{names[0]}", site, max_row_bytes)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        except Exception as exc:  # decompression failed midway: the rows read so far are kept
+            yield ErrorRecord.of(NAME, path, "bad_archive", exc)
 
 
 def _int(value: str | None, default: int = 0) -> int:
