@@ -53,7 +53,7 @@ if [ ! -f "$STAMP" ]; then
   # The reference 32k LLaMA-style tokenizer for the bytes/token report: only its data file is read,
   # and its own requirements would pin an older numpy, hence --no-deps.
   pipi --no-deps "mistral-common==1.13.1"
-  "$VENV/bin/python" -c "import apache_beam, fasttext, kenlm, datasketch, sentencepiece, torch" \
+  "$VENV/bin/python" -c "import apache_beam, apache_beam.io.aws.s3filesystem, apache_beam.io.gcp.gcsfilesystem, fasttext, kenlm, datasketch, sentencepiece, torch" \
     || { echo "[setup] Python packages failed to install" >&2; exit 1; }
   rm -f "$VENV"/.setup-*; touch "$STAMP"
 fi

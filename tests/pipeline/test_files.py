@@ -78,3 +78,16 @@ def test_capped_lines_reads_past_a_line_over_the_cap():
     lines = list(files.capped_lines(stream, 2000))
     assert lines == [b"short\n", b"z" * 2000 + b"\n", files.LongLine(b"y" * 1024), b"next\n", b"last"]
     assert [type(line) for line in lines] == [bytes, bytes, files.LongLine, bytes, bytes]
+
+
+def test_expand_inputs_scheme_without_filesystem_is_not_no_match():
+    """A URL whose scheme has no Beam filesystem here (a typo, or gs:// without apache-beam[gcp])
+    used to read as "matches no file"; it names the missing filesystem."""
+    from pipeline.store import StoreError, check_paths
+
+    with pytest.raises(ValueError, match="no filesystem for s4://"):
+        files.expand_inputs("s4://bucket/raw/*")
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    with pytest.raises(StoreError, match="no filesystem for s4://"):
+        check_paths(["data/raw", "s4://bucket/raw"], PipelineOptions([]))
