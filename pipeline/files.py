@@ -177,7 +177,7 @@ def check_writable(directory: str) -> None:
     """Creates `directory` and writes and removes a probe file there; raises `OSError` (Beam's
     `BeamIOError` is one) when that cannot be done."""
     probe = FileSystems.join(directory, f".write-test-{uuid.uuid4().hex[:8]}")
-    write_atomic_bytes(probe, b"")
+    write_atomic_bytes(probe, b"probe")  # not b"": an S3 upload of no parts is refused (MalformedXML)
     FileSystems.delete([probe])
 
 

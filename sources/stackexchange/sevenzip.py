@@ -97,8 +97,16 @@ class _QueueReader(io.RawIOBase):
 def member_names(archive: IO[bytes] | str) -> list[str]:
     import py7zr
 
+    _rewind(archive)
     with py7zr.SevenZipFile(archive, mode="r") as seven:
         return seven.getnames()
+
+
+def _rewind(archive: IO[bytes] | str) -> None:
+    """py7zr reads a file object from where it stands: an archive opened once and read twice
+    (names, then a member) starts again from its first byte."""
+    if not isinstance(archive, str):
+        archive.seek(0)
 
 
 @contextlib.contextmanager
@@ -109,6 +117,7 @@ def open_member(archive: IO[bytes] | str, name: str) -> Iterator[IO[bytes]]:
 
     chunks: queue.Queue = queue.Queue(maxsize=QUEUE_CHUNKS)
     cancelled = threading.Event()
+    _rewind(archive)
 
     def decompress():
         try:

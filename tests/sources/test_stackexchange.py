@@ -311,3 +311,16 @@ def test_7z_posts_stream_out_and_rows_before_damage_are_kept(tmp_path):
     next(reader)
     reader.close()
     assert threading.active_count() == before
+
+
+def test_7z_member_names_then_member_from_one_open_stream(tmp_path):
+    """An object-store archive is one open stream read twice (its names, then Posts.xml); the
+    second read used to start where the first stopped ("not a 7z file")."""
+    from sources.stackexchange import sevenzip
+
+    path = tmp_path / "one.stackexchange.com.7z"
+    _posts_7z(path, 10)
+    with open(path, "rb") as handle:
+        assert sevenzip.member_names(handle) == ["Posts.xml"]
+        with sevenzip.open_member(handle, "Posts.xml") as member:
+            assert member.read().count(b"<row ") == 10
