@@ -203,12 +203,17 @@ def error(message: str) -> int:
 
 
 def writable(directory: str, flag: str) -> str:
-    """"" when `directory` (a path or URL) can be written, else the error line for `flag`."""
-    from pipeline.files import check_writable
+    """"" when `directory` (a path or URL) can be written, else the error line for `flag`. The
+    probe holds a byte: an S3 multipart upload of nothing is refused (MalformedXML) by moto."""
+    import uuid
+
+    from pipeline.files import write_atomic_bytes
     from pipeline.localcache import store_error
 
+    probe = FileSystems.join(directory, f".write-test-{uuid.uuid4().hex[:8]}")
     try:
-        check_writable(directory)
+        write_atomic_bytes(probe, b"\n")
+        FileSystems.delete([probe])
     except Exception as exc:  # BeamIOError, PermissionError, a store's refusal
         return f"cannot write to {flag} {directory!r}: {store_error(exc)}"
     return ""
