@@ -40,7 +40,7 @@ def root(tmp_path_factory):
 def local_models(root):
     """The commands run on the local root, models in DATA/models; returns (models folder, stdout)."""
     assert lm.main(["--data", str(root), *CAPS]) == 0
-    assert classifier.main(["--data", str(root), "--max-examples", "25", "--epochs", "5"]) == 0
+    assert classifier.main(["--data", str(root), "--max-examples", "25", "--epochs", "2"]) == 0
     return root / "models"
 
 
@@ -74,7 +74,7 @@ def test_same_models_when_data_and_models_are_s3_urls(root, local_models):
         store.upload_tree(str(root / "clean"), data + "/clean")
         store.upload_tree(str(root / "raw"), data + "/raw")
         assert lm.main(["--data", data, *CAPS, *store.flags]) == 0
-        assert classifier.main(["--data", data, "--max-examples", "25", "--epochs", "5", *store.flags]) == 0
+        assert classifier.main(["--data", data, "--max-examples", "25", "--epochs", "2", *store.flags]) == 0
         assert store.keys(data + "/models/") == [f"data/models/{n}" for n in sorted(MODELS + [classifier.MODEL_NAME])]
         for name in ("en.arpa.bin", classifier.MODEL_NAME):
             assert store.get(f"{data}/models/{name}") == (local_models / name).read_bytes(), name
