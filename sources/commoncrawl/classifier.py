@@ -1,6 +1,6 @@
 """`make classifier`: the fastText "Wikipedia reference" classifier of the LLaMA paper (section 2).
 
-    python -m sources.commoncrawl.classifier --data data
+    python -m sources.commoncrawl.classifier --data data [--max-examples N] [--seed S] [beam flags]
 
 LLaMA: "we trained a linear model to classify pages used as references in Wikipedia v.s.
 randomly sampled pages, and discarded pages not classified as references." RedPajama's
@@ -9,6 +9,12 @@ CommonCrawl pages (negatives) and keeps pages with p(wiki) >= 0.25. With no inte
 cannot fetch the cited pages, so this trains on Wikipedia *article text* (the Wikipedia
 source's output, else the real enwiki dump in .cache/assets) as positives and the raw
 CommonCrawl pages under DATA/raw/commoncrawl as negatives. Writes DATA/models/wiki_classifier.bin.
+
+Each class is a seeded sample of at most `--max-examples` pages (by document id, drawn as the
+files stream: `sampling.py`), each held as the first MAX_CHARS characters the classifier sees, so
+memory is bounded by that setting, not by the corpus. DATA, `--negatives` and `--output` may be
+object-store URLs (Beam's `--s3_*` flags reach the store); the model is trained in a local
+temporary folder and copied to `--output`, which appears only when complete.
 
 `WikiReference` is the filter the CommonCrawl job applies with that model.
 """
@@ -20,15 +26,23 @@ import os
 import random
 import sys
 import tempfile
+from typing import Iterable
+
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document
 from pipeline.filters import Filter
+from sources.commoncrawl.sampling import SEED, SeededSample, raw_pages
 
 MODEL_NAME = "wiki_classifier.bin"
 # RedPajama (data_prep/cc/classifier): pages with p(wiki reference) < 0.25 are discarded.
 DEFAULT_THRESHOLD = 0.25
 LABEL_WIKI, LABEL_CC = "__label__wiki", "__label__cc"
 MAX_CHARS = 10_000  # what the classifier sees of a page (training and prediction alike)
+# Examples per class: fastText's text-classification tutorial trains its linear model on ~12k
+# examples (cooking.stackexchange: 12,404 train lines); at most MAX_CHARS characters each, two
+# classes of 10,000 hold at most 200M characters (~50M for typical 2-3k character pages).
+MAX_EXAMPLES = 10_000
 
 
 def classifier_text(text: str) -> str:
@@ -83,15 +97,19 @@ class WikiReference(Filter):
         return True
 
 
-def cc_pages(raw_dir: str) -> list[str]:
-    from pipeline.files import expand_inputs
-    from pipeline.warc import read_warc
+def sample_texts(docs: Iterable[tuple[str, str]], max_examples: int = MAX_EXAMPLES, seed: int = SEED) -> list[str]:
+    """A seeded sample of at most `max_examples` of the (id, text) `docs` with words in them,
+    each cut to the MAX_CHARS characters the classifier sees; in their input order."""
+    sample = SeededSample(seed, max_items=max_examples)
+    for doc_id, text in docs:
+        if sample.wants(doc_id) and classifier_text(text):  # no words: fastText's loss would be NaN
+            sample.offer(doc_id, text[:MAX_CHARS])
+    return sample.items()
 
-    try:
-        paths = expand_inputs(raw_dir)
-    except FileNotFoundError:
-        return []
-    return [r.text for p in paths for r in read_warc(p, "commoncrawl") if isinstance(r, Document) and r.text.strip()]
+
+def cc_pages(raw_dir: str, max_examples: int = MAX_EXAMPLES, seed: int = SEED) -> list[str]:
+    """A seeded sample of the raw CommonCrawl pages at `raw_dir` (files, folders, globs, URLs)."""
+    return sample_texts(raw_pages(raw_dir), max_examples, seed)
 
 
 def balanced(wiki: list[str], cc: list[str]) -> tuple[list[str], list[str]]:
@@ -113,9 +131,11 @@ def write_examples(path: str, wiki: list[str], cc: list[str], seed: int) -> None
         f.write("\n".join(examples) + "\n")
 
 
-def train(wiki: list[str], cc: list[str], out_path: str, seed: int = 1234, epochs: int = 25):
-    """Trains and saves the classifier; returns the fastText model."""
+def train(wiki: list[str], cc: list[str], out_path: str, seed: int = SEED, epochs: int = 25):
+    """Trains the classifier and saves it to `out_path` (a path or URL); returns the fastText model."""
     import fasttext
+
+    from pipeline.localcache import copy_file
 
     with tempfile.TemporaryDirectory() as tmp:
         examples = os.path.join(tmp, "train.txt")
@@ -135,37 +155,51 @@ def train(wiki: list[str], cc: list[str], out_path: str, seed: int = 1234, epoch
             except RuntimeError as exc:
                 if "NaN" not in str(exc) or attempt == 3:
                     raise
-    model.save_model(out_path + ".tmp")
-    os.replace(out_path + ".tmp", out_path)
+        local = os.path.join(tmp, MODEL_NAME)
+        model.save_model(local)
+        copy_file(local, out_path)
     return model
 
 
-def main(argv: list[str] | None = None) -> int:
-    from sources.commoncrawl.lm import wikipedia_texts
-
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.classifier",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data", help="data root (default: data)")
-    parser.add_argument("--output", default=None, help=f"model path (default: DATA/models/{MODEL_NAME})")
+                                     description=__doc__.splitlines()[0],
+                                     epilog="Other flags go to Apache Beam's FileSystems (e.g. --s3_endpoint_url, "
+                                            "--s3_access_key_id, --s3_region_name).")
+    parser.add_argument("--data", default="data", help="data root, a path or URL (default: data)")
+    parser.add_argument("--output", default=None, help=f"model path or URL (default: DATA/models/{MODEL_NAME})")
     parser.add_argument("--negatives", default=None,
                         help="WET/WARC files or folders of random CommonCrawl pages (default: DATA/raw/commoncrawl; "
                              "on real data, prefer a segment the job will not filter)")
-    parser.add_argument("--seed", type=int, default=1234, help="shuffle and training seed (default: 1234)")
+    parser.add_argument("--max-examples", type=int, default=MAX_EXAMPLES,
+                        help=f"most pages of each class, a seeded sample (default: {MAX_EXAMPLES:,})")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"sampling, shuffle and training seed (default: {SEED})")
     parser.add_argument("--epochs", type=int, default=25, help="fastText epochs (default: 25)")
-    args = parser.parse_args(argv)
-    out = args.output or os.path.join(args.data, "models", MODEL_NAME)
-    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    texts, origin = wikipedia_texts(args.data)
-    wiki = [t for t in texts if len(t.strip()) > 0]
-    raw_dir = args.negatives or os.path.join(args.data, "raw", "commoncrawl")
-    cc = cc_pages(raw_dir)
-    if not wiki or not cc:
-        print(f"error: need Wikipedia text ({len(wiki)} from {origin}) and CommonCrawl pages "
-              f"({len(cc)} under {raw_dir}; `make sample` writes some)", file=sys.stderr)
-        return 2
-    print(f"[classifier] positives: {len(wiki)} Wikipedia articles from {origin}; "
-          f"negatives: {len(cc)} raw CommonCrawl pages from {raw_dir}", flush=True)
-    model = train(wiki, cc, out, args.seed, args.epochs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.localcache import store_error
+    from sources.commoncrawl.lm import error, parse, wikipedia_docs, writable
+
+    args = parse(build_parser(), argv)
+    out = args.output or FileSystems.join(args.data, "models", MODEL_NAME)
+    problem = writable(FileSystems.split(out)[0] or ".", "--output")
+    if problem:
+        return error(problem)
+    raw_dir = args.negatives or FileSystems.join(args.data, "raw", "commoncrawl")
+    try:
+        docs, origin = wikipedia_docs(args.data)
+        wiki = sample_texts(docs, args.max_examples, args.seed)
+        cc = cc_pages(raw_dir, args.max_examples, args.seed)
+        if not wiki or not cc:
+            return error(f"need Wikipedia text ({len(wiki)} from {origin}) and CommonCrawl pages "
+                         f"({len(cc)} under {raw_dir}; `make sample` writes some)")
+        print(f"[classifier] positives: {len(wiki)} Wikipedia articles from {origin}; negatives: {len(cc)} raw "
+              f"CommonCrawl pages from {raw_dir} (at most {args.max_examples:,} each, seed {args.seed})", flush=True)
+        model = train(wiki, cc, out, args.seed, args.epochs)
+    except OSError as exc:  # the data cannot be read, or the model not written
+        return error(store_error(exc))
     print(f"[classifier] {len(model.words)} words, labels {model.labels} -> {out}", flush=True)
     return 0
 

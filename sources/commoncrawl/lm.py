@@ -1,16 +1,21 @@
 """`make lm`: the Wikipedia language model CCNet scores CommonCrawl pages with.
 
-    python -m sources.commoncrawl.lm --data data
+    python -m sources.commoncrawl.lm --data data [--max-chars N] [--seed S] [beam flags]
 
 As CCNet's `Makefile` (`lm` target): a SentencePiece unigram model is trained on Wikipedia
 text, the text is cut into pieces, `lmplz -o 5 --discount_fallback` estimates a 5-gram ARPA
 model and `build_binary` turns it into KenLM's binary format. Then, as CCNet's `cutoff.csv`
 was made, the 30th and 60th perplexity percentiles of a reference sample of English
 CommonCrawl pages (the raw pages under DATA/raw/commoncrawl that fastText calls English) are
-written as the head/middle/tail cutoffs.
+written as the head/middle/tail cutoffs (`cutoffs.py`).
 
 Wikipedia text comes from the Wikipedia source's output (DATA/clean/wikipedia/*.jsonl.gz);
 when that is missing, from the real English Wikipedia dump in .cache/assets (said on stdout).
+The training text is a seeded sample of its paragraphs, at most `--max-chars` characters, drawn
+as the shards stream (`sampling.py`): memory is bounded by that setting, not by the corpus.
+DATA and `--lm-dir` may be object-store URLs (`s3://`, `gs://`; Beam's `--s3_*` flags reach
+the store): everything is read and written through Beam's FileSystems; the models are trained
+in a local temporary folder and copied to `--lm-dir`, each file appearing only when complete.
 Writes DATA/models/en.sp.model, en.arpa.bin, en.cutoffs.json.
 """
 
@@ -18,36 +23,29 @@ from __future__ import annotations
 
 import argparse
 import bz2
-import glob
-import gzip
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
-from typing import Iterator
+from typing import Iterable, Iterator
 
+from apache_beam.io.filesystems import FileSystems
+
+from sources.commoncrawl.cutoffs import REFERENCE_PAGES, write_cutoffs
 from sources.commoncrawl.normalize import normalize
-from sources.commoncrawl.perplexity import (
-    CUTOFFS,
-    LM_MODEL,
-    PERCENTILE_HEAD,
-    PERCENTILE_TAIL,
-    SP_MODEL,
-    PerplexityModel,
-)
+from sources.commoncrawl.perplexity import CUTOFFS, LM_MODEL, SP_MODEL
+from sources.commoncrawl.sampling import SEED, SeededSample, clean_docs, clean_shards
+
+__all__ = ["write_cutoffs"]  # kept importable from here: `make lm` writes the cutoffs too
 
 ENWIKI_ASSET = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 MIN_LINE_CHARS = 20  # paragraphs shorter than this are headings and list stubs, not prose
-
-
-def clean_wikipedia_texts(data: str) -> Iterator[str]:
-    for path in sorted(glob.glob(os.path.join(data, "clean", "wikipedia", "*.jsonl.gz"))):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                yield json.loads(line)["text"]
+# The training sample is held in memory while it is drawn (~1.5 bytes a character with Python's
+# per-line overhead): 100M characters (~17M words) keep `make lm` under ~200 MB of its own, and
+# SentencePiece reads at most 2M of its lines anyway (`input_sentence_size` below).
+MAX_CHARS = 100_000_000
 
 
 def dump_texts(path: str) -> Iterator[str]:
@@ -66,26 +64,44 @@ def dump_texts(path: str) -> Iterator[str]:
             elem.clear()
 
 
-def wikipedia_texts(data: str) -> tuple[Iterator[str], str]:
-    """(texts, where from): the Wikipedia source's clean output, else the enwiki dump asset."""
-    if glob.glob(os.path.join(data, "clean", "wikipedia", "*.jsonl.gz")):
-        return clean_wikipedia_texts(data), os.path.join(data, "clean", "wikipedia")
+def wikipedia_docs(data: str) -> tuple[Iterator[tuple[str, str]], str]:
+    """((id, text) streamed, where from): the Wikipedia source's clean output under `data` (a
+    path or URL), else the enwiki dump asset. Raises `OSError` when the store cannot be read."""
+    directory = FileSystems.join(data, "clean", "wikipedia")
+    shards = clean_shards(directory)
+    if shards:
+        return (doc for path in shards for doc in clean_docs(path)), directory
     from pipeline.assets import asset_path
 
-    return dump_texts(asset_path(ENWIKI_ASSET)), f"{asset_path(ENWIKI_ASSET)} (no {data}/clean/wikipedia yet)"
+    dump = asset_path(ENWIKI_ASSET)
+    return ((f"enwiki/{n}", text) for n, text in enumerate(dump_texts(dump))), f"{dump} (no {directory} yet)"
 
 
-def write_corpus(texts: Iterator[str], path: str) -> int:
-    """One normalised paragraph a line (CCNet trains on normalised text); returns lines written."""
-    n = 0
+def corpus_lines(text: str) -> Iterator[str]:
+    """The lines `make lm` trains on: normalised paragraphs (CCNet trains on normalised text)."""
+    for line in text.split("\n"):
+        line = normalize(line)
+        if len(line) >= MIN_LINE_CHARS:
+            yield line
+
+
+def sample_lines(docs: Iterable[str | tuple[str, str]], max_chars: int = MAX_CHARS,
+                 seed: int = SEED) -> SeededSample:
+    """A seeded sample of the training lines of `docs` ((id, text) pairs, or texts keyed by their
+    number), at most `max_chars` characters with newlines; the lines in their input order."""
+    sample = SeededSample(seed, max_size=max_chars)
+    for number, doc in enumerate(docs):
+        doc_id, text = doc if isinstance(doc, tuple) else (str(number), doc)
+        for line_number, line in enumerate(corpus_lines(text)):
+            sample.offer(f"{doc_id}/{line_number}", line, len(line) + 1)
+    return sample
+
+
+def write_corpus(lines: list[str], path: str) -> int:
+    """One line a line (a local file: lmplz and SentencePiece read it); returns lines written."""
     with open(path, "w", encoding="utf-8") as out:
-        for text in texts:
-            for line in text.split("\n"):
-                line = normalize(line)
-                if len(line) >= MIN_LINE_CHARS:
-                    out.write(line + "\n")
-                    n += 1
-    return n
+        out.writelines(line + "\n" for line in lines)
+    return len(lines)
 
 
 def kenlm_binary(name: str) -> str:
@@ -108,6 +124,7 @@ def train_sentencepiece(corpus: str, prefix: str, vocab_size: int) -> None:
 
 
 def train_kenlm(corpus: str, sp_model: str, out_bin: str, order: int, tmp: str) -> None:
+    """A KenLM binary at the local path `out_bin`, from the SentencePiece pieces of `corpus`."""
     import sentencepiece
 
     sp = sentencepiece.SentencePieceProcessor(model_file=sp_model)
@@ -120,90 +137,124 @@ def train_kenlm(corpus: str, sp_model: str, out_bin: str, order: int, tmp: str) 
         # CCNet's Makefile: lmplz -o 5 --discount_fallback (memory capped: the machine is shared)
         subprocess.run([kenlm_binary("lmplz"), "-o", str(order), "--discount_fallback", "-S", "20%",
                         "-T", tmp], stdin=stdin, stdout=stdout, stderr=subprocess.DEVNULL, check=True)
-    subprocess.run([kenlm_binary("build_binary"), arpa, out_bin + ".tmp"], stdout=subprocess.DEVNULL,
+    subprocess.run([kenlm_binary("build_binary"), arpa, out_bin], stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=True)
-    os.replace(out_bin + ".tmp", out_bin)
 
 
-def english_reference_pages(raw_dir: str, limit: int = 5000) -> list[str]:
-    """Texts of raw CommonCrawl pages fastText calls English (CCNet's cutoffs are per language)."""
-    from pipeline.document import Document
-    from pipeline.files import expand_inputs
-    from pipeline.langid import LanguageId
-    from pipeline.warc import read_warc
+def train_lm(docs: Iterable[str | tuple[str, str]], lm_dir: str, vocab_size: int = 8000, order: int = 5,
+             max_chars: int = MAX_CHARS, seed: int = SEED) -> int:
+    """SentencePiece + KenLM from a seeded sample of `docs` (texts, or (id, text) pairs) into
+    `lm_dir` (a path or URL); returns the training lines (0: nothing written)."""
+    from pipeline.localcache import copy_file
 
-    try:
-        paths = expand_inputs(raw_dir)
-    except FileNotFoundError:
-        return []
-    lid = LanguageId(("en",))
-    pages = []
-    for path in paths:
-        for record in read_warc(path, "commoncrawl"):
-            if isinstance(record, Document) and lid(record)[0]:
-                pages.append(record.text)
-                if len(pages) >= limit:
-                    return pages
-    return pages
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def write_cutoffs(lm_dir: str, raw_dir: str) -> str:
-    pages = english_reference_pages(raw_dir)
-    path = os.path.join(lm_dir, CUTOFFS)
-    if len(pages) < 10:
-        if os.path.exists(path):
-            os.remove(path)
-        return f"fewer than 10 English pages under {raw_dir}: the job uses CCNet's cutoffs 340/520"
-    model = PerplexityModel(lm_dir)
-    values = [model.perplexity(text) for text in pages]
-    values = [v for v in values if v != float("inf")]
-    cutoffs = {"head": round(percentile(values, PERCENTILE_HEAD), 1),
-               "tail": round(percentile(values, PERCENTILE_TAIL), 1),
-               "percentiles": [PERCENTILE_HEAD, PERCENTILE_TAIL], "reference": raw_dir, "pages": len(values)}
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(cutoffs, f, indent=2)
-    os.replace(path + ".tmp", path)
-    return f"cutoffs head<{cutoffs['head']} tail>={cutoffs['tail']} from {len(values)} English pages of {raw_dir}"
-
-
-def train_lm(texts: Iterator[str], lm_dir: str, vocab_size: int = 8000, order: int = 5) -> int:
-    """SentencePiece + KenLM from `texts` into `lm_dir`; returns the training lines (0: nothing written)."""
-    os.makedirs(lm_dir, exist_ok=True)
+    lines = sample_lines(docs, max_chars, seed).items()
+    if not lines:
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "wiki.txt")
-        lines = write_corpus(texts, corpus)
-        if lines == 0:
-            return 0
+        n_lines = write_corpus(lines, corpus)
+        del lines  # SentencePiece reads the file: the sample need not stay in memory beside it
         prefix = os.path.join(tmp, "en.sp")
         train_sentencepiece(corpus, prefix, vocab_size)
-        train_kenlm(corpus, prefix + ".model", os.path.join(lm_dir, LM_MODEL), order, tmp)
-        shutil.copyfile(prefix + ".model", os.path.join(lm_dir, SP_MODEL))
-    return lines
+        train_kenlm(corpus, prefix + ".model", os.path.join(tmp, LM_MODEL), order, tmp)
+        copy_file(os.path.join(tmp, LM_MODEL), FileSystems.join(lm_dir, LM_MODEL))
+        copy_file(prefix + ".model", FileSystems.join(lm_dir, SP_MODEL))
+    return n_lines
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.lm", description=__doc__.splitlines()[0],
+                                     epilog="Other flags go to Apache Beam's FileSystems (e.g. --s3_endpoint_url, "
+                                            "--s3_access_key_id, --s3_region_name).")
+    parser.add_argument("--data", default="data", help="data root, a path or URL (default: data)")
+    parser.add_argument("--lm-dir", default=None, help="where the models go, a path or URL (default: DATA/models)")
+    parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary (default: 8000)")
+    parser.add_argument("--order", type=int, default=5, help="n-gram order (default: 5, as CCNet)")
+    parser.add_argument("--max-chars", type=int, default=MAX_CHARS,
+                        help=f"most characters of Wikipedia text to train on, a seeded sample (default: {MAX_CHARS:,})")
+    parser.add_argument("--reference-pages", type=int, default=REFERENCE_PAGES,
+                        help=f"most English raw pages the cutoffs are measured on (default: {REFERENCE_PAGES})")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default: {SEED})")
+    parser.add_argument("--lid-model", default="", help="fastText language-ID model for the reference pages "
+                        "(default: data/models/lid.176.bin if there, else the setup asset)")
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Our flags; the rest are Beam's, given to this process's FileSystems. Exits 2 on a flag
+    neither knows."""
+    from pipeline.options import unknown_flags, use_filesystems
+
+    args, rest = parser.parse_known_args(argv)
+    unknown = unknown_flags(rest, parser)
+    if unknown:
+        parser.exit(2, f"error: unknown flag{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+                       "neither this command nor Apache Beam knows it (see --help)\n")
+    for name in ("max_chars", "reference_pages", "max_examples"):
+        if getattr(args, name, 1) < 1:
+            parser.exit(2, f"error: --{name.replace('_', '-')} must be at least 1\n")
+    use_filesystems(rest)
+    return args
+
+
+def error(message: str) -> int:
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def writable(directory: str, flag: str) -> str:
+    """"" when `directory` (a path or URL) can be written, else the error line for `flag`. The
+    probe holds a byte: an S3 multipart upload of nothing is refused (MalformedXML) by moto."""
+    import uuid
+
+    from pipeline.files import write_atomic_bytes
+    from pipeline.localcache import store_error
+
+    probe = FileSystems.join(directory, f".write-test-{uuid.uuid4().hex[:8]}")
+    try:
+        write_atomic_bytes(probe, b"\n")
+        FileSystems.delete([probe])
+    except Exception as exc:  # BeamIOError, PermissionError, a store's refusal
+        return f"cannot write to {flag} {directory!r}: {store_error(exc)}"
+    return ""
+
+
+def publish(local: str, lm_dir: str) -> None:
+    """Copies the models trained in the local folder `local` to `lm_dir` (a path or URL), each file
+    appearing only when complete; a cutoffs file `local` lacks is removed from `lm_dir` too."""
+    from pipeline.localcache import copy_file
+
+    for name in (LM_MODEL, SP_MODEL, CUTOFFS):
+        target = FileSystems.join(lm_dir, name)
+        if os.path.exists(os.path.join(local, name)):
+            copy_file(os.path.join(local, name), target)
+        elif FileSystems.exists(target):
+            FileSystems.delete([target])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.lm", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data", help="data root (default: data)")
-    parser.add_argument("--lm-dir", default=None, help="where the models go (default: DATA/models)")
-    parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary (default: 8000)")
-    parser.add_argument("--order", type=int, default=5, help="n-gram order (default: 5, as CCNet)")
-    args = parser.parse_args(argv)
-    lm_dir = args.lm_dir or os.path.join(args.data, "models")
-    os.makedirs(lm_dir, exist_ok=True)
-    texts, origin = wikipedia_texts(args.data)
-    print(f"[lm] Wikipedia text from {origin}", flush=True)
-    lines = train_lm(texts, lm_dir, args.vocab_size, args.order)
-    if lines == 0:
-        print(f"error: no Wikipedia text found in {origin}", file=sys.stderr)
-        return 2
-    print(f"[lm] {lines} lines -> {lm_dir}/{SP_MODEL}, {lm_dir}/{LM_MODEL}", flush=True)
-    print(f"[lm] {write_cutoffs(lm_dir, os.path.join(args.data, 'raw', 'commoncrawl'))}", flush=True)
+    args = parse(build_parser(), argv)
+    lm_dir = args.lm_dir or FileSystems.join(args.data, "models")
+    problem = writable(lm_dir, "--lm-dir")
+    if problem:
+        return error(problem)
+    try:
+        docs, origin = wikipedia_docs(args.data)
+        print(f"[lm] Wikipedia text from {origin}", flush=True)
+        with tempfile.TemporaryDirectory() as local:  # KenLM and SentencePiece write local files
+            lines = train_lm(docs, local, args.vocab_size, args.order, args.max_chars, args.seed)
+            if lines == 0:
+                return error(f"no Wikipedia text found in {origin}")
+            raw_dir = FileSystems.join(args.data, "raw", "commoncrawl")
+            said = write_cutoffs(local, raw_dir, args.reference_pages, args.seed, args.lid_model)
+            publish(local, lm_dir)
+    except OSError as exc:  # the data cannot be read (an unreadable shard, a store that refuses)
+        from pipeline.localcache import store_error
+
+        return error(store_error(exc))
+    print(f"[lm] {lines} lines (at most {args.max_chars:,} characters, seed {args.seed}) -> "
+          f"{FileSystems.join(lm_dir, SP_MODEL)}, {FileSystems.join(lm_dir, LM_MODEL)}", flush=True)
+    print(f"[lm] {said}", flush=True)
     return 0
 
 

@@ -1,0 +1,138 @@
+"""`make lm` and `make classifier` as commands: bounded samples from a data root that is a local
+folder or an S3 URL (a moto server in this process), models written there, and one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import shutil
+
+import pytest
+
+from pipeline.assets import asset_path
+from pipeline.langid import load_fasttext
+from samples import commoncrawl as sample
+from sources.commoncrawl import classifier, lm
+from tests.fixtures.s3_server import s3_store
+
+CAPS = ["--vocab-size", "1000", "--max-chars", "40000", "--reference-pages", "60"]
+MODELS = ["en.sp.model", "en.arpa.bin", "en.cutoffs.json"]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    """A data root as the corpus jobs leave it: clean Wikipedia (40 real articles) and raw WET pages."""
+    root = tmp_path_factory.mktemp("data")
+    clean = root / "clean" / "wikipedia"
+    clean.mkdir(parents=True)
+    articles = itertools.islice(lm.dump_texts(asset_path(lm.ENWIKI_ASSET)), 40)
+    with gzip.open(clean / "wikipedia-00000-of-00001.jsonl.gz", "wt", encoding="utf-8") as f:
+        for i, text in enumerate(articles):
+            f.write(json.dumps({"id": f"wikipedia/{i}", "text": text, "source": "wikipedia", "meta": {}}) + "\n")
+    raw = root / "raw" / "commoncrawl"
+    raw.mkdir(parents=True)
+    sample.build(str(raw), os.path.dirname(asset_path("lid.176.ftz")), 1234)
+    return root
+
+
+@pytest.fixture(scope="module")
+def local_models(root):
+    """The commands run on the local root, models in DATA/models; returns (models folder, stdout)."""
+    assert lm.main(["--data", str(root), *CAPS]) == 0
+    assert classifier.main(["--data", str(root), "--max-examples", "25", "--epochs", "2"]) == 0
+    return root / "models"
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err  # one line, no traceback
+    return err[0]
+
+
+def test_lm_trains_on_at_most_max_chars_and_scores_at_most_reference_pages(local_models, capsys):
+    assert sorted(os.listdir(local_models)) == sorted(MODELS + [classifier.MODEL_NAME])
+    cutoffs = json.loads((local_models / "en.cutoffs.json").read_text())
+    assert 10 <= cutoffs["pages"] <= 60 and cutoffs["head"] < cutoffs["tail"]
+    docs = [(f"wikipedia/{i}", t) for i, t in enumerate(itertools.islice(lm.dump_texts(asset_path(lm.ENWIKI_ASSET)), 40))]
+    whole = sum(len(line) + 1 for _, text in docs for line in lm.corpus_lines(text))
+    assert whole > 40_000  # the cap is below the input, so it is what these models were trained on
+    assert sum(len(line) + 1 for line in lm.sample_lines(docs, 40_000).items()) <= 40_000
+
+
+def test_classifier_takes_at_most_max_examples_of_each_class(root, tmp_path, capsys):
+    out = tmp_path / "wiki.bin"
+    assert classifier.main(["--data", str(root), "--output", str(out), "--max-examples", "7", "--epochs", "2"]) == 0
+    said = capsys.readouterr().out
+    assert "positives: 7 Wikipedia articles" in said and "negatives: 7 raw CommonCrawl pages" in said
+    assert out.stat().st_size > 0 and not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
+
+
+def test_same_models_when_data_and_models_are_s3_urls(root, local_models, tmp_path):
+    with s3_store() as store:
+        data = store.bucket("cc-data") + "/data"
+        store.upload_tree(str(root / "clean"), data + "/clean")
+        store.upload_tree(str(root / "raw"), data + "/raw")
+        assert lm.main(["--data", data, *CAPS, *store.flags]) == 0
+        assert classifier.main(["--data", data, "--max-examples", "25", "--epochs", "2", *store.flags]) == 0
+        assert store.keys(data + "/models/") == [f"data/models/{n}" for n in sorted(MODELS + [classifier.MODEL_NAME])]
+        assert store.get(f"{data}/models/en.arpa.bin") == (local_models / "en.arpa.bin").read_bytes()
+        # fastText's weights differ from one training to the next in one process (not between
+        # processes): the same vocabulary shows the classifier read the same sample.
+        remote_bin = tmp_path / "remote.bin"
+        remote_bin.write_bytes(store.get(f"{data}/models/{classifier.MODEL_NAME}"))
+        words = [load_fasttext(str(p)).words for p in (remote_bin, local_models / classifier.MODEL_NAME)]
+        assert words[0] == words[1] and len(words[0]) > 1000
+        remote = json.loads(store.get(f"{data}/models/en.cutoffs.json"))
+    local = json.loads((local_models / "en.cutoffs.json").read_text())
+    assert remote.pop("reference") == data + "/raw/commoncrawl"
+    assert remote == {k: v for k, v in local.items() if k != "reference"}
+
+
+def test_models_to_an_s3_lm_dir_from_local_data(root, local_models, tmp_path):
+    with s3_store() as store:
+        models = store.bucket("cc-models") + "/en"
+        assert lm.main(["--data", str(root), "--lm-dir", models, *CAPS, *store.flags]) == 0
+        assert store.get(models + "/en.arpa.bin") == (local_models / "en.arpa.bin").read_bytes()
+        assert store.keys(models) == [f"en/{n}" for n in sorted(MODELS)]  # no temp file left behind
+
+
+def test_an_output_that_cannot_be_written_is_one_error_line(root, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert lm.main(["--data", str(root), "--lm-dir", str(blocker / "models")]) == 2
+    assert "--lm-dir" in one_error_line(capsys)
+    assert classifier.main(["--data", str(root), "--output", str(blocker / "m" / "c.bin")]) == 2
+    assert "--output" in one_error_line(capsys)
+    with s3_store() as store:
+        assert lm.main(["--data", str(root), "--lm-dir", "s3://no-such-bucket/models", *store.flags]) == 2
+        assert "no-such-bucket" in one_error_line(capsys)
+
+
+def test_data_that_cannot_be_read_is_one_error_line(root, tmp_path, capsys):
+    bad = tmp_path / "data"
+    shutil.copytree(root / "clean", bad / "clean")
+    shard = bad / "clean" / "wikipedia" / "wikipedia-00000-of-00001.jsonl.gz"
+    shard.write_bytes(shard.read_bytes()[:5000])  # a cut download
+    assert lm.main(["--data", str(bad), *CAPS]) == 2
+    assert "wikipedia-00000-of-00001.jsonl.gz" in one_error_line(capsys)
+    assert classifier.main(["--data", str(bad), "--negatives", str(root / "raw")]) == 2
+    assert "wikipedia-00000-of-00001.jsonl.gz" in one_error_line(capsys)
+    assert not (bad / "models" / "en.arpa.bin").exists()
+
+
+def test_classifier_without_negatives_is_one_error_line(root, tmp_path, capsys):
+    assert classifier.main(["--data", str(root), "--negatives", str(tmp_path / "none"),
+                            "--output", str(tmp_path / "c.bin")]) == 2
+    assert "CommonCrawl pages (0 under" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("command", [lm.main, classifier.main])
+def test_an_unknown_flag_is_refused_and_beam_flags_are_taken(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        command(["--data", "x", "--sede", "3"])
+    assert exit_.value.code == 2 and "--sede (did you mean --seed?)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        command(["--help"])  # --s3_* flags are Beam's: named in the help, not refused
+    assert exit_.value.code == 0 and "--s3_endpoint_url" in capsys.readouterr().out
