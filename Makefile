@@ -39,7 +39,7 @@ corpus: setup
 	  $(BEAM_ARGS)
 
 tokenizer: setup
-	$(PY) -m tokenizer.train --data '$(DATA)' $(if $(VOCAB),--vocab-size $(VOCAB))
+	$(PY) -m tokenizer.train --data '$(DATA)' $(if $(VOCAB),--vocab-size $(VOCAB)) $(BEAM_ARGS)
 
 tokens: setup
 	$(PY) -m tokens.run --data '$(DATA)' --seq-len $(SEQ_LEN) $(if $(TOTAL_TOKENS),--total-tokens $(TOTAL_TOKENS)) $(BEAM_ARGS)
@@ -55,10 +55,10 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 lm: setup
-	$(PY) -m sources.commoncrawl.lm --data '$(DATA)'
+	$(PY) -m sources.commoncrawl.lm --data '$(DATA)' $(BEAM_ARGS)
 
 classifier: setup
-	$(PY) -m sources.commoncrawl.classifier --data '$(DATA)'
+	$(PY) -m sources.commoncrawl.classifier --data '$(DATA)' $(BEAM_ARGS)
 
 clean-data:
 	rm -rf '$(DATA)/clean' '$(DATA)/rejected' '$(DATA)/errors' '$(DATA)/tokens' '$(DATA)/tokenizer'

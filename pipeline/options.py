@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import logging
 import os
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
+
+
+# The project's packages whose loggers report progress from the workers.
+OUR_PACKAGES = ("pipeline", "sources", "tokenizer", "tokens")
 
 
 # What the job runs on when no --runner is given; each is a default only for a flag not given,
@@ -31,8 +36,10 @@ def beam_options(beam_args: list[str]) -> PipelineOptions:
         beam_args += [f"{flag}={value}" for flag, value in _default_beam_args().items() if flag not in given]
     if not any(a.startswith(("--default_sdk_harness_log_level", "--sdk_harness_log_level_overrides"))
                for a in beam_args):
-        # Workers log our progress (files read, per stage); Beam's own start-up chatter stays quiet.
-        beam_args.append('--sdk_harness_log_level_overrides={"apache_beam": "WARNING", "__main__": "WARNING"}')
+        # Workers log our progress (files read, per stage) and warnings; Beam's own start-up chatter
+        # and the store clients' INFO lines (they log to the root logger) stay quiet.
+        beam_args += ["--default_sdk_harness_log_level=WARNING", "--sdk_harness_log_level_overrides="
+                      + json.dumps({name: "INFO" for name in OUR_PACKAGES})]
     options = PipelineOptions(beam_args, save_main_session=False)
     FileSystems.set_options(options)  # this process reads and writes the store as the workers do
     return options

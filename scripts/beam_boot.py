@@ -9,6 +9,11 @@ which the pool's own bare harness never does), gives the worker its own empty fo
 `$LLAMA_WORKER_ROOT/<worker id>-<random>/` as working directory, HOME and TMPDIR (so nothing it writes,
 and nothing it reads by a relative path, is the launcher's), and then becomes
 `python -m apache_beam.runners.worker.sdk_worker_main` with the environment the harness expects.
+
+What the job staged (`--setup_file ./setup.py` makes an sdist of the project, `workflow.tar.gz`) is
+fetched from the artifact service and installed into the worker's folder, as Beam's container
+boot does: the worker runs the code the launcher shipped, not a checkout it happens to see
+(`pip install --no-deps`: the environment, like a worker image, already has the dependencies).
 """
 
 from __future__ import annotations
@@ -28,17 +33,60 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def pipeline_options_json(provision_endpoint: str, worker_id: str, timeout: float = 60.0) -> str:
-    """The job's pipeline options, as the JSON the SDK harness reads from $PIPELINE_OPTIONS."""
+def provision_info(provision_endpoint: str, worker_id: str, timeout: float = 60.0):
+    """The job's provision info: its pipeline options and the artifacts it staged."""
     import grpc
     from apache_beam.portability.api import beam_provision_api_pb2, beam_provision_api_pb2_grpc
-    from google.protobuf import json_format
 
     with grpc.insecure_channel(provision_endpoint) as channel:
         stub = beam_provision_api_pb2_grpc.ProvisionServiceStub(channel)
-        info = stub.GetProvisionInfo(beam_provision_api_pb2.GetProvisionInfoRequest(),
+        return stub.GetProvisionInfo(beam_provision_api_pb2.GetProvisionInfoRequest(),
                                      metadata=[("worker_id", worker_id)], timeout=timeout).info
+
+
+def options_json(info) -> str:
+    """The pipeline options, as the JSON the SDK harness reads from $PIPELINE_OPTIONS."""
+    from google.protobuf import json_format
+
     return json_format.MessageToJson(info.pipeline_options)
+
+
+def fetch_artifacts(artifact_endpoint: str, dependencies, folder: str) -> list[str]:
+    """Writes each staged artifact into `folder` under its staged name; returns the paths."""
+    import grpc
+    from apache_beam.portability import common_urns
+    from apache_beam.portability.api import beam_artifact_api_pb2, beam_artifact_api_pb2_grpc, beam_runner_api_pb2
+
+    paths = []
+    with grpc.insecure_channel(artifact_endpoint) as channel:
+        stub = beam_artifact_api_pb2_grpc.ArtifactRetrievalServiceStub(channel)
+        for number, dep in enumerate(dependencies):
+            name = f"artifact-{number}"
+            if dep.role_urn == common_urns.artifact_roles.STAGING_TO.urn:
+                payload = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(dep.role_payload)
+                name = os.path.basename(payload.staged_name) or name
+            path = os.path.join(folder, name)
+            with open(path, "wb") as out:
+                for chunk in stub.GetArtifact(beam_artifact_api_pb2.GetArtifactRequest(artifact=dep)):
+                    out.write(chunk.data)
+            paths.append(path)
+    return paths
+
+
+def install_workflow(staged: list[str], site: str) -> bool:
+    """Installs the job's sdist (`workflow.tar.gz`, from --setup_file) into `site`; False when the
+    job staged none. A failed install stops the worker with pip's output."""
+    import subprocess
+
+    tarballs = [path for path in staged if os.path.basename(path) == "workflow.tar.gz"]
+    if not tarballs:
+        return False
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--disable-pip-version-check", "--target", site, tarballs[0]],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"beam_boot: installing the staged workflow.tar.gz failed:\n{proc.stdout}{proc.stderr}")
+    return True
 
 
 def worker_home(worker_id: str) -> str:
@@ -53,10 +101,12 @@ def worker_home(worker_id: str) -> str:
     return tempfile.mkdtemp(prefix=f"{name}-", dir=root)
 
 
-def harness_env(args: argparse.Namespace, options_json: str, home: str) -> dict[str, str]:
+def harness_env(args: argparse.Namespace, options: str, home: str, site: str | None) -> dict[str, str]:
     env = dict(os.environ)
+    if site:  # the shipped code only: not the checkout the boot itself was started from
+        env["PYTHONPATH"] = site
     env.update({
-        "PIPELINE_OPTIONS": options_json,
+        "PIPELINE_OPTIONS": options,
         "WORKER_ID": args.id,
         "CONTROL_API_SERVICE_DESCRIPTOR": f'url: "{args.control_endpoint}"',
         "LOGGING_API_SERVICE_DESCRIPTOR": f'url: "{args.logging_endpoint}"',
@@ -70,8 +120,12 @@ def harness_env(args: argparse.Namespace, options_json: str, home: str) -> dict[
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     home = worker_home(args.id)
-    env = harness_env(args, pipeline_options_json(args.provision_endpoint, args.id), home)
-    os.makedirs(env["SEMI_PERSISTENT_DIRECTORY"], exist_ok=True)
+    info = provision_info(args.provision_endpoint, args.id)
+    staged_dir = os.path.join(home, "semi_persistent", "staged")
+    os.makedirs(staged_dir, exist_ok=True)
+    staged = fetch_artifacts(args.artifact_endpoint, info.dependencies, staged_dir)
+    site = os.path.join(home, "site")
+    env = harness_env(args, options_json(info), home, site if install_workflow(staged, site) else None)
     os.chdir(home)
     # The pool reads nothing from the worker's stdout pipe: a DoFn that prints would fill it and
     # hang. Our stdout goes where our stderr goes (the pool's log).

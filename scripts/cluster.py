@@ -11,7 +11,8 @@ on 127.0.0.1, to rehearse a cluster run (`make demo-cluster`, `tests/scripts/tes
   `--runner PortableRunner --job_endpoint embed --environment_type EXTERNAL`. Each worker is
   booted by `scripts/beam_boot.py`: its own empty folder as working directory, HOME and TMPDIR,
   and the job's pipeline options from the runner's provision service, as on a real cluster. The
-  workers run this checkout's code (as `--setup_file` would ship it); they see no data but the store.
+  jobs are given `--setup_file ./setup.py`, as on Dataflow: each worker installs the sdist the
+  launcher staged into its own folder and runs that code; they see no data but the store.
   Beam's embedded job service runs a job on one SDK worker process (its FnApiRunner ignores
   `--direct_num_workers` for a portable pipeline, and `--sdk_worker_parallelism` is read only by
   job servers such as Flink's); that worker runs bundles on several threads.
@@ -176,7 +177,8 @@ class LocalCluster:
     def beam_args(self) -> list[str]:
         """Flags that run a Beam job on the cluster's workers, reading and writing its store."""
         return ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=EXTERNAL",
-                f"--environment_config=127.0.0.1:{self.pool_port}", *self.store_args()]
+                f"--environment_config=127.0.0.1:{self.pool_port}", f"--setup_file={os.path.join(ROOT, 'setup.py')}",
+                *self.store_args()]
 
     def worker_root(self) -> str:
         """The folder holding each worker's own folder (`<worker id>-<random>/`)."""
@@ -213,7 +215,7 @@ class LocalCluster:
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-        env["PYTHONPATH"] = ROOT  # this checkout's code, wherever the venv's editable install points
+        env["PYTHONPATH"] = ROOT  # the boot and the pool from this checkout; workers run what the job ships
         return env
 
     def _start_store(self) -> None:

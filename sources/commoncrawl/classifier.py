@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse(build_parser(), argv)
     out = args.output or FileSystems.join(args.data, "models", MODEL_NAME)
-    problem = writable(FileSystems.split(out)[0] or ".", "--output")
+    problem = writable(FileSystems.split(out)[0] or ".", "--output", args)
     if problem:
         return error(problem)
     raw_dir = args.negatives or FileSystems.join(args.data, "raw", "commoncrawl")

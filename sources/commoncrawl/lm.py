@@ -193,7 +193,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     for name in ("max_chars", "reference_pages", "max_examples"):
         if getattr(args, name, 1) < 1:
             parser.exit(2, f"error: --{name.replace('_', '-')} must be at least 1\n")
-    use_filesystems(rest)
+    args.beam_options = use_filesystems(rest)
     return args
 
 
@@ -202,18 +202,18 @@ def error(message: str) -> int:
     return 2
 
 
-def writable(directory: str, flag: str) -> str:
-    """"" when `directory` (a path or URL) can be written, else the error line for `flag`. The
-    probe holds a byte: an S3 multipart upload of nothing is refused (MalformedXML) by moto."""
-    import uuid
-
-    from pipeline.files import write_atomic_bytes
+def writable(directory: str, flag: str, args: argparse.Namespace) -> str:
+    """"" when the stores of DATA and `directory` (a path or URL) answer and `directory` can be
+    written, else the error line (for `flag`)."""
+    from pipeline.files import check_writable
     from pipeline.localcache import store_error
+    from pipeline.store import StoreError, check_paths
 
-    probe = FileSystems.join(directory, f".write-test-{uuid.uuid4().hex[:8]}")
     try:
-        write_atomic_bytes(probe, b"\n")
-        FileSystems.delete([probe])
+        check_paths([args.data, directory], args.beam_options)
+        check_writable(directory)
+    except StoreError as exc:
+        return str(exc)
     except Exception as exc:  # BeamIOError, PermissionError, a store's refusal
         return f"cannot write to {flag} {directory!r}: {store_error(exc)}"
     return ""
@@ -235,7 +235,7 @@ def publish(local: str, lm_dir: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(build_parser(), argv)
     lm_dir = args.lm_dir or FileSystems.join(args.data, "models")
-    problem = writable(lm_dir, "--lm-dir")
+    problem = writable(lm_dir, "--lm-dir", args)
     if problem:
         return error(problem)
     try:

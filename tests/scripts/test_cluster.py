@@ -30,14 +30,18 @@ def cluster():
         box.__exit__(None, None, None)
 
 
-def where_am_i(line: str) -> str:
-    """Runs on a worker: what it sees around it."""
-    return json.dumps({"line": line, "pid": os.getpid(), "cwd": os.getcwd(), "listing": sorted(os.listdir(".")),
-                       "tmp": os.environ.get("TMPDIR"), "home": os.environ.get("HOME")})
-
-
 def run_where_am_i(cluster: LocalCluster, lines: list[str], tmp_path, tag: str) -> list[dict]:
     """Uploads `lines`, runs a read-map-write job on the cluster, returns the worker's reports."""
+
+    def where_am_i(line: str) -> str:
+        """Runs on a worker: what it sees around it, and where its copy of the project's code is.
+        (Nested, so pickled by value: the workers have the shipped packages, not tests/.)"""
+        import pipeline
+
+        return json.dumps({"line": line, "pid": os.getpid(), "cwd": os.getcwd(), "listing": sorted(os.listdir(".")),
+                           "tmp": os.environ.get("TMPDIR"), "home": os.environ.get("HOME"),
+                           "code": pipeline.__file__})
+
     src = tmp_path / f"{tag}-in"
     src.mkdir()
     (src / "a.txt").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
@@ -63,7 +67,9 @@ def test_a_job_reads_and_writes_the_store_on_workers_that_see_only_their_own_fol
         assert os.path.dirname(r["cwd"]) == cluster.worker_root()
         assert r["tmp"] == r["home"] == r["cwd"]
         assert "data" not in r["listing"] and ".cache" not in r["listing"]
-        assert set(r["listing"]) <= {"semi_persistent"}
+        assert set(r["listing"]) <= {"semi_persistent", "site"}
+        # the project's code is the sdist the job shipped (--setup_file), installed in its own folder
+        assert r["code"].startswith(os.path.join(r["cwd"], "site") + os.sep)
 
 
 def test_everything_stops_when_the_block_ends_or_raises(tmp_path):
