@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import subprocess
 import sys
 import tempfile
 from typing import Iterable
@@ -32,6 +33,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document
 from pipeline.filters import Filter
+from pipeline.langid import load_fasttext
 from sources.commoncrawl.sampling import SEED, SeededSample, raw_pages
 
 MODEL_NAME = "wiki_classifier.bin"
@@ -77,8 +79,6 @@ class WikiReference(Filter):
 
     def setup(self) -> None:
         if self._model is None:
-            from pipeline.langid import load_fasttext
-
             require_classifier(self.model_path)
             self._model = load_fasttext(self.model_path)
 
@@ -131,32 +131,54 @@ def write_examples(path: str, wiki: list[str], cc: list[str], seed: int) -> None
         f.write("\n".join(examples) + "\n")
 
 
+# fastText's supervised training is not a pure function of its input within one process: a
+# later call on the same file, seed and settings may stop with "Encountered NaN" or give other
+# weights (it reads memory it did not set), while the first call in a fresh process gives the same
+# model every time. So each training runs in a fresh interpreter that imports fastText alone, and
+# a NaN is retried in another before the learning rate is halved.
+NAN_RETRIES = 4
+NAN_EXIT = 3
+_FIT = """
+import sys, fasttext
+examples, out, lr, seed, epochs = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+try:
+    model = fasttext.train_supervised(input=examples, epoch=epochs, lr=lr, wordNgrams=2, dim=32, bucket=100_000,
+                                      minCount=1, thread=1, seed=seed, verbose=0)
+except RuntimeError as exc:
+    if "NaN" not in str(exc):
+        raise
+    sys.exit(%d)
+model.save_model(out)
+""" % NAN_EXIT
+
+
+def fit(examples: str, out: str, seed: int, epochs: int) -> None:
+    """Trains fastText on the examples file into `out` (see above: one fresh process a try).
+    fastText's text-classification tutorial raises lr to 0.5-1.0 with 25 epochs and word bigrams
+    for small data; a binary linear model needs few dimensions; 100k bigram buckets (not 2M) keep
+    the file ~20 MB, not 800 MB; one thread."""
+    for lr in (0.5, 0.25, 0.125):
+        for _ in range(NAN_RETRIES):
+            proc = subprocess.run([sys.executable, "-c", _FIT, examples, out, str(lr), str(seed), str(epochs)],
+                                  capture_output=True, text=True)
+            if proc.returncode == 0:
+                return
+            if proc.returncode != NAN_EXIT:
+                raise RuntimeError(f"fastText training failed: {proc.stderr.strip()[-2000:]}")
+        print(f"[classifier] fastText hit NaN {NAN_RETRIES} times at lr {lr}: trying half of it", flush=True)
+    raise RuntimeError(f"fastText hit NaN at every learning rate down to 0.125 ({examples})")
+
+
 def train(wiki: list[str], cc: list[str], out_path: str, seed: int = SEED, epochs: int = 25):
     """Trains the classifier and saves it to `out_path` (a path or URL); returns the fastText model."""
-    import fasttext
-
     from pipeline.localcache import copy_file
 
     with tempfile.TemporaryDirectory() as tmp:
         examples = os.path.join(tmp, "train.txt")
         write_examples(examples, wiki, cc, seed)
-        model = None
-        for attempt in range(4):
-            # fastText's text-classification tutorial raises lr to 0.5-1.0 with 25 epochs and word
-            # bigrams for small data. A binary linear model needs few dimensions; 100k bigram buckets
-            # (not 2M) keep the file ~20 MB, not 800 MB. One thread: the same model on every run.
-            # On a few hundred long lines fastText now and then stops with "Encountered NaN":
-            # try again with half the learning rate.
-            try:
-                model = fasttext.train_supervised(input=examples, epoch=epochs, lr=0.5 / 2**attempt, wordNgrams=2,
-                                                  dim=32, bucket=100_000, minCount=1, thread=1, seed=seed + attempt,
-                                                  verbose=0)
-                break
-            except RuntimeError as exc:
-                if "NaN" not in str(exc) or attempt == 3:
-                    raise
         local = os.path.join(tmp, MODEL_NAME)
-        model.save_model(local)
+        fit(examples, local, seed, epochs)
+        model = load_fasttext(local)
         copy_file(local, out_path)
     return model
 

@@ -12,7 +12,6 @@ import shutil
 import pytest
 
 from pipeline.assets import asset_path
-from pipeline.langid import load_fasttext
 from samples import commoncrawl as sample
 from sources.commoncrawl import classifier, lm
 from tests.fixtures.s3_server import s3_store
@@ -78,12 +77,8 @@ def test_same_models_when_data_and_models_are_s3_urls(root, local_models, tmp_pa
         assert classifier.main(["--data", data, "--max-examples", "25", "--epochs", "2", *store.flags]) == 0
         assert store.keys(data + "/models/") == [f"data/models/{n}" for n in sorted(MODELS + [classifier.MODEL_NAME])]
         assert store.get(f"{data}/models/en.arpa.bin") == (local_models / "en.arpa.bin").read_bytes()
-        # fastText's weights differ from one training to the next in one process (not between
-        # processes): the same vocabulary shows the classifier read the same sample.
-        remote_bin = tmp_path / "remote.bin"
-        remote_bin.write_bytes(store.get(f"{data}/models/{classifier.MODEL_NAME}"))
-        words = [load_fasttext(str(p)).words for p in (remote_bin, local_models / classifier.MODEL_NAME)]
-        assert words[0] == words[1] and len(words[0]) > 1000
+        remote_bin = store.get(f"{data}/models/{classifier.MODEL_NAME}")
+        assert remote_bin == (local_models / classifier.MODEL_NAME).read_bytes()
         remote = json.loads(store.get(f"{data}/models/en.cutoffs.json"))
     local = json.loads((local_models / "en.cutoffs.json").read_text())
     assert remote.pop("reference") == data + "/raw/commoncrawl"
@@ -136,3 +131,18 @@ def test_an_unknown_flag_is_refused_and_beam_flags_are_taken(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         command(["--help"])  # --s3_* flags are Beam's: named in the help, not refused
     assert exit_.value.code == 0 and "--s3_endpoint_url" in capsys.readouterr().out
+
+
+def test_the_classifier_is_the_same_model_trained_again_and_again_in_one_process(root, tmp_path):
+    """fastText now and then stops with "Encountered NaN" on the same examples that train on the
+    next call; the NaN used to halve the learning rate, so the model depended on the luck of the
+    call (`make demo-cluster` got another classifier than `make demo`, and another CommonCrawl)."""
+    docs, _ = lm.wikipedia_docs(str(root))
+    wiki = classifier.sample_texts(docs)
+    cc = classifier.cc_pages(str(root / "raw" / "commoncrawl"))
+    models = set()
+    for attempt in range(6):
+        path = tmp_path / f"c{attempt}.bin"
+        classifier.train(wiki, cc, str(path), epochs=25)
+        models.add(path.read_bytes())
+    assert len(models) == 1
