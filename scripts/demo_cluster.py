@@ -34,12 +34,22 @@ def takes_lid_model(source: str) -> bool:
     return any(f.name == "lid_model" for f in dataclasses.fields(registry.get(source).Config))
 
 
-def cluster_stages(cluster: LocalCluster, lid_url: str) -> list[tuple[str, list[str]]]:
-    """The demo's data stages, pointed at the store: Beam jobs get the cluster's runner and store
-    flags, the other commands the store flags."""
+def selected(name: str, sources: tuple[str, ...]) -> bool:
+    """Whether a demo stage is one of the data stages for `sources` (`lm` and `classifier` go
+    with CommonCrawl, whose job needs their models)."""
+    if name.startswith("corpus "):
+        return name.split(" ", 1)[1] in sources
+    if name in ("lm", "classifier"):
+        return "commoncrawl" in sources
+    return name in DATA_STAGES
+
+
+def cluster_stages(cluster: LocalCluster, lid_url: str, sources: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """The demo's data stages for `sources`, pointed at the store: Beam jobs get the cluster's
+    runner and store flags, the other commands the store flags."""
     out = []
     for name, cmd in demo.stages(cluster.data_url):
-        if cmd is None or not (name.startswith("corpus ") or name in DATA_STAGES):
+        if cmd is None or not selected(name, sources):
             continue
         if name.startswith("corpus "):
             source = name.split(" ", 1)[1]
@@ -76,7 +86,19 @@ def _stats(path: str) -> dict:
     config = stats.get("config", {})
     # model locations differ (a local path there, an s3:// URL here); the settings must not
     stats["config"] = {k: v for k, v in config.items() if not k.endswith(("_model", "_dir"))}
-    return {k: v for k, v in stats.items() if k not in VOLATILE_STATS}
+    return _names_only({k: v for k, v in stats.items() if k not in VOLATILE_STATS})
+
+
+def _names_only(value):
+    """A stats value with every file location (an `s3://` URL here, a local path there, such as
+    where the perplexity cutoffs came from) cut to the file's name."""
+    if isinstance(value, dict):
+        return {k: _names_only(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names_only(v) for v in value]
+    if isinstance(value, str) and ("://" in value or value.startswith(os.sep)):
+        return value.rstrip("/").rsplit("/", 1)[-1]
+    return value
 
 
 def compare_source(ours: str, theirs: str, source: str) -> list[str]:
@@ -130,12 +152,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--download", default="", metavar="DIR",
                         help="copy the store's data folder here at the end (default: a temp folder)")
     parser.add_argument("--keep-going", action="store_true", help="run the stages after a failed one too")
-    return parser.parse_args(argv)
+    parser.add_argument("--sources", default=",".join(registry.available()),
+                        help="comma-separated sources to build and run (default: all)")
+    args = parser.parse_args(argv)
+    args.sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+    return args
 
 
 def run_all(cluster: LocalCluster, tmp: str, args: argparse.Namespace) -> dict[str, tuple[int, float]]:
     """Sample, uploads, then every stage; stage -> (exit status, seconds)."""
-    results = {"sample": run_stage("sample", [sys.executable, "-m", "samples.build", "--output", f"{tmp}/raw"])}
+    results = {"sample": run_stage("sample", [sys.executable, "-m", "samples.build", "--output", f"{tmp}/raw",
+                                              "--sources", ",".join(args.sources)])}
     if results["sample"][0]:
         return results
     t0 = time.time()
@@ -143,7 +170,7 @@ def run_all(cluster: LocalCluster, tmp: str, args: argparse.Namespace) -> dict[s
     lid_url = f"s3://{cluster.bucket}/models/lid.176.ftz"
     cluster.upload(asset_path("lid.176.ftz"), lid_url)
     print(f"[demo-cluster] upload: {n} raw files and lid.176.ftz in {time.time() - t0:.0f}s", flush=True)
-    for name, cmd in cluster_stages(cluster, lid_url):
+    for name, cmd in cluster_stages(cluster, lid_url, args.sources):
         results[name] = run_stage(name, cmd)
         if results[name][0] and not args.keep_going:
             break

@@ -146,7 +146,8 @@ def _data_root(root, shard: bytes, documents_out: int, model: bytes) -> str:
     (root / "clean" / "toy").mkdir(parents=True)
     (root / "clean" / "toy" / "toy-00000-of-00001.jsonl.gz").write_bytes(shard)
     stats = {"source": "toy", "documents_in": 3, "documents_out": documents_out, "seconds": 1.5, "input": str(root),
-             "config": {"lid_model": str(root / "lid.ftz"), "min_chars": 0}}
+             "config": {"lid_model": str(root / "lid.ftz"), "min_chars": 0},
+             "perplexity_cutoffs": {"head": 310.6, "from": str(root / "models" / "en.cutoffs.json")}}
     (root / "clean" / "toy" / "stats.json").write_text(json.dumps(stats))
     (root / "tokenizer").mkdir()
     (root / "tokenizer" / "tokenizer.model").write_bytes(model)
