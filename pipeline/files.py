@@ -154,7 +154,11 @@ def atomic_write(path: str) -> Iterator[IO[bytes]]:
     directory, name = os.path.split(path)
     tmp = os.path.join(directory, f".tmp-{name}-{uuid.uuid4().hex[:8]}")
     if directory and not FileSystems.exists(directory):
-        FileSystems.mkdirs(directory)
+        try:
+            FileSystems.mkdirs(directory)
+        except OSError:  # (BeamIOError is one) another worker made it between the two calls
+            if not FileSystems.exists(directory):
+                raise
     handle = FileSystems.create(tmp)
     try:
         yield handle

@@ -1,11 +1,11 @@
 """`make demo-cluster`: the demo's data stages on a cluster in a box (`scripts/cluster.py`).
 
 Builds the sample locally, uploads it and the language-ID model to a local S3-protocol store,
-then runs the same commands as `make demo` (the 7 corpus jobs, `lm`, `classifier`, `tokenizer`)
-with `--data`/`--output` an `s3://` URL, every model an `s3://` URL, and the corpus jobs on Beam
-SDK workers in their own empty folders. `--compare DIR` then checks the store's outputs against
-a `make demo` data folder: clean shards byte-identical, stats.json counts equal, the same
-tokenizer model. Stops the store and the workers however it ends.
+then runs the same commands as `make demo` (the 7 corpus jobs, `lm`, `classifier`, `tokenizer`,
+`tokens`) with `--data`/`--output` an `s3://` URL, every model an `s3://` URL, and the Beam jobs
+(corpus, tokens) on SDK workers in their own empty folders. `--compare DIR` then checks the
+store's outputs against a `make demo` data folder: clean shards byte-identical, stats.json counts
+equal, the same tokenizer model, token shards, val/*.bin and mix.json byte-identical. Stops the store and the workers however it ends.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from scripts import demo
 from scripts.cluster import LocalCluster
 from sources import registry
 
-DATA_STAGES = ("lm", "classifier", "tokenizer")
+DATA_STAGES = ("lm", "classifier", "tokenizer", "tokens")
+BEAM_STAGES = ("tokens",)  # besides the corpus jobs: run on the workers
 # stats.json fields that differ between runs by nature: wall time and where the input was.
 VOLATILE_STATS = ("seconds", "input")
 
@@ -54,6 +55,8 @@ def cluster_stages(cluster: LocalCluster, lid_url: str, sources: tuple[str, ...]
         if name.startswith("corpus "):
             source = name.split(" ", 1)[1]
             cmd = [*cmd, *(["--lid-model", lid_url] if takes_lid_model(source) else []), *cluster.beam_args()]
+        elif name in BEAM_STAGES:
+            cmd = [*cmd, *cluster.beam_args()]
         else:
             cmd = [*cmd, *cluster.store_args()]
         out.append((name, cmd))
@@ -126,9 +129,27 @@ def _lines(path: str) -> int:
         return sum(1 for _ in f)
 
 
+def _token_files(root: str) -> dict[str, str]:
+    """tokens/train-*.bin, tokens/val/*.bin and tokens/mix.json under a data root, by name."""
+    folder = os.path.join(root, "tokens")
+    names = [n for n in (os.listdir(folder) if os.path.isdir(folder) else [])
+             if n == "mix.json" or (n.startswith("train-") and n.endswith(".bin"))]
+    if os.path.isdir(os.path.join(folder, "val")):
+        names += [f"val/{n}" for n in os.listdir(os.path.join(folder, "val")) if n.endswith(".bin")]
+    return {f"tokens/{n}": os.path.join(folder, *n.split("/")) for n in sorted(names)}
+
+
+def compare_tokens(ours: str, theirs: str) -> list[str]:
+    """Differences of the token job's outputs, byte for byte ([] when neither root has any)."""
+    mine, other = _token_files(ours), _token_files(theirs)
+    problems = [f"{n}: only {'here' if n in mine else 'there'}" for n in sorted(set(mine) ^ set(other))]
+    return problems + [f"{n}: different bytes" for n in mine if n in other and not _same_bytes(mine[n], other[n])]
+
+
 def compare(ours: str, theirs: str) -> list[str]:
     """What differs between two data roots (`ours` from the store, `theirs` from `make demo`):
-    clean shards byte for byte, stats.json counts, the tokenizer model. [] when nothing does."""
+    clean shards byte for byte, stats.json counts, the tokenizer model, the token files byte for
+    byte. [] when nothing does."""
     sources = set()
     for root in (ours, theirs):
         clean = os.path.join(root, "clean")
@@ -142,7 +163,7 @@ def compare(ours: str, theirs: str) -> list[str]:
         problems.append(f"tokenizer/tokenizer.model: only {'here' if os.path.exists(model_a) else 'there'}")
     elif os.path.exists(model_a) and not _same_bytes(model_a, model_b):
         problems.append("tokenizer/tokenizer.model: different bytes")
-    return problems
+    return problems + compare_tokens(ours, theirs)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -1,16 +1,20 @@
 """`python -m tokens.run --data data --seq-len 2048`: token shards at the mixture's weights.
 
-Two Beam steps with a small plan between them:
-  1. EncodeSources: every clean shard of every source is encoded (`<s> doc </s>` per document)
-     and grouped into per-source buckets in a seeded document order (DATA/tokens/.work/).
-  2. plan (plain code): per source a validation slice (DATA/tokens/val/<source>.bin) and a
-     training stream of SEQ_LEN+1-token sequences; per shard, how many sequences each source
-     gives (tokens.mixture: every shard within one sequence of the proportions).
-  3. WriteShards: shard k interleaves its sequences in Megatron's blended order, each source
-     read epoch after epoch in a fresh seeded shuffle -> DATA/tokens/train-SSSSS.bin.
-Then DATA/tokens/mix.json, and a table like the paper's Table 1. Same inputs and seed give
-byte-identical files. The encoded buckets and shards are read with memmap: DATA must be a local
-(or mounted) folder for this job; the encode step runs on any Beam runner.
+Two Beam pipelines with a small plan between them; every file goes through Beam's FileSystems,
+so DATA may be a local folder or gs:// / s3:// (object-store flags as for any Beam job):
+  1. encode (tokens.stages.EncodeSources): every clean document is encoded (`<s> doc </s>`) and
+     grouped into per-source buckets in a seeded document order, each bucket written by one
+     worker to DATA/tokens/.work/; the launcher gets documents and tokens per bucket.
+  2. plan (tokens.plan, plain code on those counts): per source a validation slice and a number
+     of SEQ_LEN+1-token training sequences; per shard, how many sequences each source gives
+     (tokens.mixture: every shard within one sequence of the proportions).
+  3. shards (tokens.stages): each bucket is cut into sequences where it lies, every sequence
+     given its shard and rank there (tokens.layout: per epoch a fresh seeded shuffle), grouped
+     per shard, and each shard written by one worker in Megatron's blended order ->
+     DATA/tokens/train-SSSSS.bin; the validation pieces -> DATA/tokens/val/<source>.bin.
+Then DATA/tokens/mix.json, and a table like the paper's Table 1. No step holds more than a
+bucket (--buckets) or a shard (--shard-tokens). Same inputs and seed give byte-identical files,
+whatever the runner and the number of workers.
 """
 
 from __future__ import annotations
@@ -19,23 +23,22 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import re
-import shutil
 import sys
 import time
 
 import apache_beam as beam
-import numpy as np
+from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
-from pipeline.options import beam_options, setup_logging
+from pipeline.files import read_bytes, write_atomic_bytes
+from pipeline.options import beam_options, runner_problem, setup_logging
 from sources import table1
 from tokenizer import corpus
 from tokenizer.encode import Encoder
-from tokens import mixture
-from tokens.stages import EncodeSources, WriteShardFn, problems_path
-from tokens.streams import SourceStream, assemble, sha256_file
+from tokens import mixture, plan
+from tokens.stages import PARTS, VAL, CutBucketFn, EncodeSources, JoinSequenceFn, WriteShardFn, WriteValFn
 
 log = logging.getLogger("tokens.run")
 
@@ -59,7 +62,8 @@ class TokensConfig:
     val_max_fraction: float = dataclasses.field(default=0.05, metadata={"help": "at most this share of a "
                                                 "source is held out"})
     buckets: int = dataclasses.field(default=0, metadata={"help": "buckets per source in the encode step "
-                                     "(each sorted in one worker's memory); 0 = one per 400M characters"})
+                                     "(each sorted, then cut, in one worker's memory: this bounds a worker's "
+                                     "memory with --shard-tokens); 0 = one per 400M characters"})
     tokenizer: str = dataclasses.field(default="", metadata={"help": "SentencePiece model; "
                                        "'' = DATA/tokenizer/tokenizer.model"})
 
@@ -88,129 +92,123 @@ def present_sources(data: str, asked: dict[str, float], from_file: bool) -> tupl
     return table1.normalise(asked, present), skipped
 
 
-def encode(data: str, weights: dict[str, float], model: bytes, cfg: TokensConfig, work: str, beam_args) -> None:
+def encode(data: str, weights: dict[str, float], model: bytes, cfg: TokensConfig, work: str, options) -> dict:
+    """Beam: clean shards -> bucket files under `work`; returns the summary (work/encoded.json)."""
     inputs = [(name, path) for name in weights for path in corpus.shard_files(data, name)]
-    with beam.Pipeline(options=beam_options(beam_args)) as p:
-        _ = p | "Shards" >> beam.Create(inputs) | "EncodeSources" >> EncodeSources(
-            model, cfg.seed, {name: bucket_count(data, name, cfg.buckets) for name in weights}, work)
+    buckets = {name: bucket_count(data, name, cfg.buckets) for name in weights}
+    p = beam.Pipeline(options=options)
+    _ = p | "Shards" >> beam.Create(inputs) | "EncodeSources" >> EncodeSources(model, cfg.seed, buckets, work)
+    rss = _run(p)
+    encoded = json.loads(read_bytes(FileSystems.join(work, "encoded.json")))
+    encoded["worker_peak_rss_mb"] = rss
+    return encoded
 
 
 def bucket_count(data: str, name: str, asked: int) -> int:
     """Buckets for a source: as asked, or one per BUCKET_CHARS of its clean text (stats.json)."""
     if asked > 0:
         return asked
-    chars = corpus.chars_out(data, name) or sum(os.path.getsize(p) * 3 for p in corpus.shard_files(data, name))
+    chars = corpus.chars_out(data, name) or plan.disk_bytes(data, name) * 3
     return max(1, -(-chars // BUCKET_CHARS))
 
 
-def plan(streams: list[SourceStream], weights: dict[str, float], cfg: TokensConfig) -> dict:
+def write_shards(plans, the_plan, cfg: TokensConfig, work: str, out: str, options) -> dict:
+    """Beam: bucket files -> train shards and val/<source>.bin; returns the writers' records."""
     seq = cfg.seq_len + 1
-    counts = {s.name: s.sequences for s in streams}
-    if cfg.total_tokens > 0:
-        total, basis = max(1, cfg.total_tokens // seq), "--total-tokens"
-    else:
-        total, anchor = mixture.default_total_sequences(counts, weights)
-        epochs = table1.TABLE1[anchor].epochs if anchor in table1.TABLE1 else 1.0
-        basis = f"{anchor} seen {epochs} times (paper Table 1)"
-    per_shard = max(1, cfg.shard_tokens // seq)
-    sizes = [per_shard] * (total // per_shard) + ([total % per_shard] if total % per_shard else [])
-    quotas = mixture.shard_quotas([weights[s.name] for s in streams], sizes)
-    starts = np.vstack([np.zeros((1, len(streams)), dtype=np.int64), np.cumsum(quotas, axis=0)[:-1]])
-    return {"total": total, "basis": basis, "sizes": sizes, "quotas": quotas, "starts": starts}
+    buckets = [(p.index, b) for p in plans for b in range(len(p.buckets))]
+    pipe = beam.Pipeline(options=options)
+    cut = (pipe | "Buckets" >> beam.Create(buckets) | "ReshuffleBuckets" >> beam.Reshuffle()
+           | "Cut" >> beam.ParDo(CutBucketFn(plans, cfg.seed, work)).with_outputs(VAL, PARTS, main="rows"))
+    joined = cut[PARTS] | "GroupParts" >> beam.GroupByKey() | "Join" >> beam.ParDo(JoinSequenceFn(plans, cfg.seed))
+    shards = ((cut["rows"], joined) | "AllRows" >> beam.Flatten() | "GroupShards" >> beam.GroupByKey()
+              | "WriteShards" >> beam.ParDo(WriteShardFn(the_plan["quotas"], seq, out)))
+    vals = cut[VAL] | "GroupVal" >> beam.GroupByKey() | "WriteVal" >> beam.ParDo(WriteValFn(plans, out))
+    _ = ((shards, vals) | "Written" >> beam.Flatten() | "OneList" >> beam.combiners.ToList()
+         | "WriteRecords" >> beam.Map(_write_records, work))
+    rss = _run(pipe)
+    records = json.loads(read_bytes(FileSystems.join(work, "written.json")))
+    written = {"shard": {}, "val": {}, "worker_peak_rss_mb": rss}
+    for kind, key, record in records:
+        written[kind][key] = record
+    if sorted(written["shard"]) != list(range(len(the_plan["sizes"]))):
+        raise RuntimeError(f"shards written {sorted(written['shard'])}, planned {len(the_plan['sizes'])}")
+    return written
 
 
-def write_shards(streams, the_plan, cfg: TokensConfig, out: str, beam_args) -> list[dict]:
-    specs = [(k, the_plan["quotas"][k].tolist(), the_plan["starts"][k].tolist()) for k in range(len(the_plan["sizes"]))]
-    fn = WriteShardFn(streams, cfg.seq_len + 1, cfg.seed, out, len(specs))
-    with beam.Pipeline(options=beam_options(beam_args)) as p:
-        _ = p | "ShardPlan" >> beam.Create(specs) | "Reshuffle" >> beam.Reshuffle() | "WriteShards" >> beam.ParDo(fn)
-    for name in os.listdir(out):  # shards of an earlier, longer run
-        match = re.fullmatch(r"train-(\d{5})\.bin", name)
-        if match and int(match.group(1)) >= len(specs):
-            os.remove(os.path.join(out, name))
-    shards = []
-    for k, size in enumerate(the_plan["sizes"]):
-        path = os.path.join(out, f"train-{k:05d}.bin")
-        shards.append({"file": os.path.basename(path), "sequences": size, "tokens": size * (cfg.seq_len + 1),
-                       "sha256": sha256_file(path)})
-    return shards
+def _write_records(records: list, work: str) -> None:
+    write_atomic_bytes(FileSystems.join(work, "written.json"), json.dumps(records).encode())
+
+
+def _run(pipe: beam.Pipeline) -> float:
+    """Runs a pipeline to the end; the peak memory of its busiest worker (MB, 0 if unknown)."""
+    result = pipe.run()
+    result.wait_until_finish()
+    try:
+        found = result.metrics().query(beam.metrics.MetricsFilter().with_name("worker_peak_rss_mb"))
+        return float(max((d.committed or d.attempted).max for d in found["distributions"]))
+    except Exception:  # a runner without metrics (the figure is only for the benchmark)
+        return 0.0
 
 
 def run(data: str, cfg: TokensConfig, beam_args: list[str] | None = None, out: str | None = None) -> dict:
     start = time.time()
-    out = out or os.path.join(data, "tokens")
-    model_path = cfg.tokenizer or os.path.join(data, "tokenizer", "tokenizer.model")
-    if not os.path.exists(model_path):
+    options = beam_options(beam_args or [])  # also gives this process's FileSystems the store flags
+    out = out or FileSystems.join(data, "tokens")
+    model_path = cfg.tokenizer or FileSystems.join(data, "tokenizer", "tokenizer.model")
+    problem = runner_problem(options, [data], out, (model_path,))
+    if problem:
+        raise ValueError(problem)
+    if not FileSystems.exists(model_path):
         raise ValueError(f"no tokenizer at {model_path}: run `make tokenizer` first")
-    with open(model_path, "rb") as f:
-        model = f.read()
+    model = read_bytes(model_path)
     encoder = Encoder(model_proto=model)
     asked = table1.load_weights(cfg.weights) if cfg.weights else table1.paper_weights()
     weights, skipped = present_sources(data, asked, bool(cfg.weights))
-    work = os.path.join(out, ".work")
-    shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
-    encode(data, weights, model, cfg, work, beam_args or [])
-    seq = cfg.seq_len + 1
-    problems = {name: _read_json(problems_path(work, name)) for name in weights}
-    streams = [assemble(work, name, seq, cfg.val_tokens, cfg.val_max_fraction, os.path.join(out, "val", f"{name}.bin"))
-               for name in weights]
-    _remove_stale_val(out, weights)
-    the_plan = plan(streams, weights, cfg)
-    shards = write_shards(streams, the_plan, cfg, out, beam_args or [])
-    shutil.rmtree(work, ignore_errors=True)
-    result = summary(data, cfg, encoder, weights, asked, skipped, streams, the_plan, shards, out)
-    for name, counts in problems.items():
+    work = FileSystems.join(out, ".work")
+    remove_tree(work)
+    encoded = encode(data, weights, model, cfg, work, options)
+    plans = plan.source_plans(encoded, weights, work, cfg)
+    the_plan = plan.mixture_plan(plans, weights, cfg)
+    written = write_shards(plans, the_plan, cfg, work, out, options)
+    _remove_stale(out, len(the_plan["sizes"]), set(written["val"]))
+    remove_tree(work)
+    result = plan.summary(data, cfg, encoder, weights, asked, skipped, plans, the_plan, written)
+    for name in weights:
+        counts = encoded["problems"].get(name, {})
         result["sources"][name]["skipped_lines"] = counts.get("bad_line", 0)
         result["sources"][name]["unreadable_shards"] = counts.get("unreadable_shard", 0)
-    result["seconds"] = round(time.time() - start, 3)
-    with open(os.path.join(out, "mix.json.tmp"), "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(os.path.join(out, "mix.json.tmp"), os.path.join(out, "mix.json"))
+    write_atomic_bytes(FileSystems.join(out, "mix.json"), json.dumps(result, indent=2).encode())
+    result["seconds"] = round(time.time() - start, 3)  # not in mix.json: the same inputs give the same file
+    result["worker_peak_rss_mb"] = max(encoded["worker_peak_rss_mb"], written["worker_peak_rss_mb"])
     return result
 
 
-def _remove_stale_val(out: str, weights: dict[str, float]) -> None:
-    """val/<source>.bin of sources not in this run (an earlier run's mixture, maybe another
-    tokenizer's ids): the trainer evaluates every val/*.bin it finds."""
-    for name in os.listdir(os.path.join(out, "val")):
-        if name.endswith(".bin") and name[: -len(".bin")] not in weights:
-            os.remove(os.path.join(out, "val", name))
+def remove_tree(url: str) -> None:
+    """Deletes a folder (local) or every object under a prefix (object store), if there."""
+    target = url if "://" not in url else url.rstrip("/") + "/"
+    try:
+        if FileSystems.exists(url) or "://" in url:
+            FileSystems.delete([target])
+    except (BeamIOError, OSError):
+        pass  # nothing there
 
 
-def _read_json(path: str) -> dict:
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
-
-
-def summary(data, cfg, encoder, weights, asked, skipped, streams, the_plan, shards, out) -> dict:
-    seq = cfg.seq_len + 1
-    drawn = the_plan["quotas"].sum(axis=0)
-    total = int(the_plan["total"])
-    sources, val = {}, {}
-    for i, s in enumerate(streams):
-        paper = table1.TABLE1.get(s.name)
-        sources[s.name] = {
-            "documents": s.documents, "tokens_available": s.train_tokens, "sequences_available": s.sequences,
-            "proportion_asked": round(weights[s.name], 6),
-            "proportion_realised": round(int(drawn[i]) / total, 6),
-            "sequences_drawn": int(drawn[i]), "tokens_drawn": int(drawn[i]) * seq,
-            "epochs": round(int(drawn[i]) / s.sequences, 4),
-            "proportion_paper": paper.proportion if paper else None, "epochs_paper": paper.epochs if paper else None,
-            "disk_bytes": sum(os.path.getsize(p) for p in corpus.shard_files(data, s.name)),
-        }
-        path = os.path.join(out, "val", f"{s.name}.bin")
-        val[s.name] = {"file": f"val/{s.name}.bin", "documents": s.val_documents,
-                       "tokens": os.path.getsize(path) // 2, "sha256": sha256_file(path)}
-    return {
-        "seq_len": cfg.seq_len, "sequence_tokens": seq, "dtype": "uint16", "vocab_size": encoder.vocab_size,
-        "tokenizer_sha256": encoder.sha256, "seed": cfg.seed, "weights_file": cfg.weights or None,
-        "total_sequences": total, "total_tokens": total * seq, "total_basis": the_plan["basis"],
-        "shard_sequences": the_plan["sizes"][0], "sources": sources, "skipped_sources": skipped,
-        "shards": shards, "val": val, "config": dataclasses.asdict(cfg),
-    }
+def _remove_stale(out: str, shards: int, val: set[str]) -> None:
+    """Shards of an earlier, longer run, and val/<source>.bin of sources not in this run (maybe
+    another tokenizer's ids): the trainer reads every train-*.bin and evaluates every val/*.bin."""
+    stale = []
+    for pattern in ("train-*.bin", "val/*.bin"):
+        try:
+            found = FileSystems.match([FileSystems.join(out, pattern)])[0].metadata_list
+        except (BeamIOError, OSError):
+            continue
+        for m in found:
+            name = m.path.rstrip("/").rsplit("/", 1)[-1]
+            match = re.fullmatch(r"train-(\d{5})\.bin", name)
+            if (match and int(match.group(1)) >= shards) or (pattern.startswith("val") and name[:-4] not in val):
+                stale.append(m.path)
+    if stale:
+        FileSystems.delete(stale)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print(mixture.table(rows))
     print(f"[tokens] {len(result['shards'])} shards, {result['total_tokens']:,} tokens "
           f"({result['total_basis']}), seq_len {result['seq_len']}, in {result['seconds']:.1f}s -> "
-          f"{args.output or os.path.join(args.data, 'tokens')}/")
+          f"{args.output or FileSystems.join(args.data, 'tokens')}/")
     return 0
 
 

@@ -166,3 +166,11 @@ def test_compare_names_each_difference_and_ignores_time_and_places(tmp_path):
         "tokenizer/tokenizer.model: different bytes"]
     (tmp_path / "d").mkdir()
     assert compare(base, str(tmp_path / "d")) == ["clean/toy: missing there", "tokenizer/tokenizer.model: only here"]
+    for root, shard in ((tmp_path / "a", b"\x01\x00"), (tmp_path / "b", b"\x02\x00")):
+        (root / "tokens" / "val").mkdir(parents=True)
+        (root / "tokens" / "train-00000.bin").write_bytes(shard)
+        (root / "tokens" / "val" / "toy.bin").write_bytes(b"\x03\x00")
+        (root / "tokens" / "mix.json").write_text("{}")
+    (tmp_path / "a" / "tokens" / "train-00001.bin").write_bytes(b"\x04\x00")
+    assert compare(base, str(tmp_path / "b")) == ["tokens/train-00001.bin: only here",
+                                                  "tokens/train-00000.bin: different bytes"]
