@@ -4,7 +4,8 @@ local S3 store, the jobs on workers that see only their own folder), end byte-id
 
 Reduced to Wikipedia and CommonCrawl, the chain every model URL goes through (lid.176 from the
 store; `make lm` and `make classifier` reading the store and writing their models there; the
-CommonCrawl job loading all three on its worker), and the tokenizer trained on both; the whole
+CommonCrawl job loading all three on its worker), the tokenizer trained on both and the token
+shards (train, val, mix.json) written from them on the workers; the whole
 sample takes `make demo-cluster --compare data` (about 3.5 minutes here)."""
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def test_demo_cluster_ends_byte_identical_to_the_local_demo(tmp_path, capsys):
             proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
             ran.append(name)
-    assert ran == ["corpus wikipedia", "lm", "classifier", "corpus commoncrawl", "tokenizer"]
+    assert ran == ["corpus wikipedia", "lm", "classifier", "corpus commoncrawl", "tokenizer", "tokens"]
     code = demo_cluster.main(["--sources", ",".join(SOURCES), "--compare", str(local)])
     said = capsys.readouterr()
     assert code == 0, said.out[-3000:] + said.err[-3000:]
