@@ -83,8 +83,8 @@ def _stamp(url: str) -> str:
     """What identifies the object's current bytes without reading them: size and checksum
     (S3's etag, GCS's crc32c); "" when the store gives none (then the copy is never reused)."""
     try:
-        size = FileSystems.size(url)
-        checksum = FileSystems.checksum(url)
+        filesystem = FileSystems.get_filesystem(url)
+        size, checksum = filesystem.size(url), filesystem.checksum(url)
     except Exception:  # the download that follows reports the real problem
         return ""
     return f"{size}:{checksum}" if checksum else ""
