@@ -166,7 +166,7 @@ def test_cli_dataflow_mistakes_are_clear_errors_before_any_work(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     stackexchange_dump(raw)
-    proc = _cli("--source", "stackexchange", "--input", str(raw), "--output", str(tmp_path / "data"),
+    proc = _cli("--source", "stackexchange", "--input", "gs://my-bucket/raw", "--output", "gs://my-bucket/data",
                 "--runner", "DataflowRunner")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "error: Beam options" in proc.stderr and "Missing required option: project" in proc.stderr
