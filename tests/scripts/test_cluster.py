@@ -22,12 +22,8 @@ from scripts.demo_cluster import compare
 
 @pytest.fixture(scope="module")
 def cluster():
-    box = LocalCluster(bucket="test-cluster")
-    box.__enter__()
-    try:
+    with LocalCluster(bucket="test-cluster") as box:  # stopped also when a test failed
         yield box
-    finally:  # also when a test failed: nothing the cluster started outlives the tests
-        box.__exit__(None, None, None)
 
 
 def run_where_am_i(cluster: LocalCluster, lines: list[str], tmp_path, tag: str) -> list[dict]:

@@ -15,12 +15,8 @@ from scripts.cluster import ROOT, LocalCluster, Service, free_port
 
 @pytest.fixture(scope="module")
 def cluster():
-    box = LocalCluster(bucket="store-errors")
-    box.__enter__()
-    try:
+    with LocalCluster(bucket="store-errors") as box:  # stopped also when a test failed
         yield box
-    finally:
-        box.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")

@@ -21,12 +21,8 @@ FLAGS = ["--seq-len", str(SEQ_LEN), "--shard-tokens", str((SEQ_LEN + 1) * 40), "
 
 @pytest.fixture(scope="module")
 def cluster():
-    box = LocalCluster(bucket="test-tokens")
-    box.__enter__()
-    try:
+    with LocalCluster(bucket="test-tokens") as box:  # stopped also when a test failed
         yield box
-    finally:  # also when a test failed: nothing the cluster started outlives the tests
-        box.__exit__(None, None, None)
 
 
 def test_token_job_on_store_and_workers_writes_the_local_runs_bytes(cluster, tmp_path):
