@@ -72,9 +72,8 @@ def sample(cfg: TrainConfig) -> str:
     tok_path = os.path.join(cfg.data, "tokenizer", "tokenizer.model")
     if not os.path.exists(tok_path):
         raise SystemExit(f"no tokenizer at {tok_path}: run `make tokenizer` first")
-    state = torch.load(os.path.join(path, "state.pt"), map_location="cpu", weights_only=False, mmap=True)
-    model = Transformer(ModelArgs(**state["model_args"]))
-    model.load_state_dict(state["model"])
+    model = Transformer(ModelArgs(**checkpoint.read_meta(path)["model_args"]))
+    model.load_state_dict(checkpoint.load_tensors(path, checkpoint.model_names(path)))
     model.eval()
     sp = spm.SentencePieceProcessor(model_file=tok_path)
     ids = [sp.bos_id()] + sp.encode(cfg.sample)
