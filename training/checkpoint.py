@@ -13,6 +13,7 @@ versions (one gathered `state.pt`) are not read: resuming such a run stops and s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -60,6 +61,15 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@contextlib.contextmanager
+def _quiet():
+    """DCP warns "assuming the intent is to save/load in a single process" without a process
+    group: that is the intent of a one-process run, the export and --sample."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*assuming the intent is to", category=UserWarning)
+        yield
+
+
 def _fsync(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -101,11 +111,14 @@ class Checkpointer:
         state = {"model": model_state, "optimizer": optim_state}
         meta = {"step": step, "world_size": _world(), **extra}
         if not self.async_save:
-            dcp.save(state, storage_writer=FileSystemWriter(tmp), no_dist=not dist.is_initialized())
+            with _quiet():
+                dcp.save(state, storage_writer=FileSystemWriter(tmp), no_dist=not dist.is_initialized())
             self._finish(tmp, path, meta)
             _barrier()
             return path
-        future = dcp.async_save(state, storage_writer=FileSystemWriter(tmp), process_group=self.group)
+        with _quiet():
+            future = dcp.async_save(state, storage_writer=FileSystemWriter(tmp), process_group=self.group,
+                                    no_dist=not dist.is_initialized())
         future = getattr(future, "upload_completion", future)
         self.pending = (future, tmp, path, meta)
         if _rank() == 0:  # rename as soon as the files are down, not at the next save
@@ -189,7 +202,8 @@ def load(path: str, model, optimizer=None, model_args: dict | None = None) -> di
     optimizers = () if optimizer is None else optimizer
     model_state, optim_state = get_state_dict(model, optimizers)
     state = {"model": model_state} | ({} if optimizer is None else {"optimizer": optim_state})
-    dcp.load(state, storage_reader=FileSystemReader(path), no_dist=not dist.is_initialized())
+    with _quiet():
+        dcp.load(state, storage_reader=FileSystemReader(path), no_dist=not dist.is_initialized())
     set_state_dict(model, optimizers, model_state_dict=model_state,
                    optim_state_dict=optim_state if optimizer is not None else {})
     mine = os.path.join(path, f"rng-{_rank():05d}.pt")
@@ -204,8 +218,7 @@ def load_tensors(path: str, names: list[str]) -> dict[str, torch.Tensor]:
     index = FileSystemReader(path).read_metadata().state_dict_metadata
     state = {name: torch.empty(index[f"model.{name}"].size, dtype=index[f"model.{name}"].properties.dtype)
              for name in names}
-    with warnings.catch_warnings():  # "assuming the intent is to load in a single process": it is
-        warnings.simplefilter("ignore", UserWarning)
+    with _quiet():
         dcp.load({"model": state}, storage_reader=FileSystemReader(path), no_dist=True)
     return state
 

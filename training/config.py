@@ -117,6 +117,8 @@ class TrainConfig:
     export: bool = field(default=True, metadata=_h("export runs/<run>/hf/ at the end of the run"))
     dry_run: bool = field(default=False, metadata=_h("print parameters, FLOPs/token, steps, memory; no training"))
     gpus: int = field(default=8, metadata=_h("GPU count for --dry-run's memory estimate"))
+    disk_gbps: float = field(default=1.0, metadata=_h("GB/s each process writes checkpoints at, for --dry-run's "
+                                                       "save time estimate"))
     sample: str = field(default="", metadata=_h("generate text from the newest checkpoint after this prompt"))
     sample_tokens: int = field(default=64, metadata=_h("tokens --sample generates"))
     temperature: float = field(default=0.8, metadata=_h("--sample temperature (0: greedy)"))

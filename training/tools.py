@@ -45,6 +45,10 @@ def dry_run(cfg: TrainConfig) -> None:
     detail = ", ".join(f"{k} {v / 2**30:.1f} GiB" for k, v in mem.items() if k != "total")
     print(f"memory per GPU on {cfg.gpus} GPUs (FSDP, bf16, full activation checkpointing, 1 sequence "
           f"per GPU): {mem['total'] / 2**30:.1f} GiB ({detail})")
+    size = 12 * n  # fp32 weights and both AdamW moments; every rank writes its shard in parallel
+    print(f"checkpoint: {size / 1e9:,.1f} GB on disk (fp32 weights + 2 AdamW moments), {size / cfg.gpus / 1e9:,.2f} GB "
+          f"a GPU; about {size / cfg.gpus / (cfg.disk_gbps * 1e9):,.0f} s to save at {cfg.disk_gbps:g} GB/s per "
+          f"process (--disk-gbps), if the storage takes {cfg.gpus} writers at that rate")
 
 
 @torch.no_grad()

@@ -171,14 +171,14 @@ def test_a_two_process_checkpoint_resumes_on_one_process(whole, tmp_path):
 
 
 def test_a_two_process_checkpoint_resumes_on_four_processes(whole, tmp_path):
-    data, runs = _resume_elsewhere(whole, tmp_path, 9)
+    data, runs = _resume_elsewhere(whole, tmp_path, 24)
     done = subprocess.run(torchrun(4, data, runs, "--no-export"), cwd=ROOT, env=env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(1 x 1 accum x 4 proc)" in done.stdout  # the same global batch of 4 sequences
     got = [r for r in metrics(os.path.join(runs, run_name())) if "loss" in r]
     expected = [r for r in metrics(whole[1]) if "loss" in r]
-    assert [r["step"] for r in got] == list(range(10, STEPS + 1))
-    assert [r["loss"] for r in got] == pytest.approx([r["loss"] for r in expected[9:]], abs=1e-5)
+    assert [r["step"] for r in got] == list(range(25, STEPS + 1))
+    assert [r["loss"] for r in got] == pytest.approx([r["loss"] for r in expected[24:]], abs=1e-5)
 
 
 def test_async_save_writes_the_bytes_of_a_synchronous_one_while_training_goes_on(tmp_path):
@@ -243,3 +243,35 @@ def test_the_export_reads_one_layer_at_a_time(whole, tmp_path):
     export(fetch, args, str(tmp_path / "hf"))
     assert sorted(n for names in reads for n in names) == sorted(checkpoint.model_names(path))
     assert max(len(names) for names in reads) == 9  # one block's weights and norms at most
+
+
+KILLED_DURING_ASYNC_SAVE = """
+import os, signal, sys, torch
+from training import checkpoint
+from training.config import ModelArgs
+from training.model import Transformer
+model = Transformer(ModelArgs(dim=256, n_layers=4, n_heads=8, vocab_size=8000, multiple_of=32, max_seq_len=16))
+saver = checkpoint.Checkpointer(sys.argv[1], async_save=True)
+saver.save(1, model, torch.optim.AdamW(model.parameters()), {})  # ~80 MB, still being written
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_killed_during_an_async_save_no_checkpoint_looks_complete(tmp_path):
+    ckpt_dir = str(tmp_path / "checkpoints")
+    killed = subprocess.run([sys.executable, "-c", KILLED_DURING_ASYNC_SAVE, ckpt_dir], cwd=ROOT, env=env(),
+                            capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert os.listdir(ckpt_dir) == [".tmp-step-00000001"]  # killed mid-write: only the temporary folder
+    assert checkpoint.checkpoints(ckpt_dir) == [] and checkpoint.latest(ckpt_dir) is None
+    model = Transformer(ModelArgs(dim=32, n_layers=1, n_heads=2, vocab_size=64, multiple_of=32, max_seq_len=8))
+    checkpoint.save(ckpt_dir, 2, model, torch.optim.AdamW(model.parameters()), {})
+    assert os.listdir(ckpt_dir) == ["step-00000002"]  # the next save cleared the leftover
+
+
+def test_a_checkpoint_of_the_gathered_format_stops_the_resume_with_a_clear_message(tmp_path):
+    old = tmp_path / "checkpoints" / "step-00000004"
+    old.mkdir(parents=True)
+    torch.save({"step": 4}, old / "state.pt")
+    with pytest.raises(SystemExit, match=r"step-00000004 is a checkpoint of an earlier version .*not read any more"):
+        checkpoint.latest(str(tmp_path / "checkpoints"))
