@@ -1,4 +1,4 @@
-"""`python -m training.export --run NAME`: runs/<run>/hf/, loadable by transformers.
+"""`python -m training.export --run-name NAME`: runs/<run>/hf/, loadable by transformers.
 
 Read from a sharded checkpoint one layer at a time and written one safetensors file per layer
 (with transformers' `model.safetensors.index.json`), so memory is bounded by the largest layer.

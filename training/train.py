@@ -1,4 +1,4 @@
-"""`python -m training.train --model tiny --run NAME --data data`: trains a LLaMA flavor.
+"""`python -m training.train --model tiny --run-name NAME --data data`: trains a LLaMA flavor.
 
 Resumes by itself from the newest checkpoint in runs/<run>/checkpoints/. One log line a step
 (loss, lr, gradient norm, tokens/s, MFU, progress and ETA), `runs/<run>/metrics.jsonl`,
