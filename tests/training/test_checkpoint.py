@@ -94,7 +94,7 @@ def whole(tmp_path_factory):
     return data, os.path.join(root, "whole", run_name())
 
 
-def test_every_readme_torchrun_line_reaches_the_trainer_whole():
+def test_every_readme_torchrun_line_reaches_the_trainer_intact():
     from torch.distributed.run import get_args_parser
 
     trainer = argparse.ArgumentParser()
