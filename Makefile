@@ -45,7 +45,7 @@ tokens: setup
 	$(PY) -m tokens.run --data '$(DATA)' --seq-len $(SEQ_LEN) $(if $(TOTAL_TOKENS),--total-tokens $(TOTAL_TOKENS)) $(BEAM_ARGS)
 
 train: setup
-	$(PY) -m training.train --model $(MODEL) --run $(RUN) --data '$(DATA)' \
+	$(PY) -m training.train --model $(MODEL) --run-name $(RUN) --data '$(DATA)' \
 	  $(if $(STEPS),--steps $(STEPS)) $(if $(CKPT_EVERY),--ckpt-every $(CKPT_EVERY))
 
 report: setup

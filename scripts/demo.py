@@ -46,7 +46,7 @@ def stages(data: str) -> list[tuple[str, list[str] | None]]:
                 if built("tokenizer.train") else None))
     out.append(("tokens", [py, "-m", "tokens.run", "--data", data, "--seq-len", "256"]
                 if built("tokens.run") else None))
-    out.append(("train tiny", [py, "-m", "training.train", "--model", "tiny", "--run", "demo", "--data", data,
+    out.append(("train tiny", [py, "-m", "training.train", "--model", "tiny", "--run-name", "demo", "--data", data,
                                "--demo"] if built("training.train") else None))
     out.append(("report", [py, "-m", "scripts.report", "--data", data] if built("scripts.report") else None))
     return out

@@ -76,7 +76,11 @@ def _h(text: str) -> dict:
 @dataclass
 class TrainConfig:
     model: str = field(default="tiny", metadata=_h("flavor: " + ", ".join(FLAVORS)))
-    run: str = field(default="", metadata=_h("run name: writes runs/<run>/ (default: the flavor's name)"))
+    # `--run-name` first: torchrun reads a bare `--run` itself (a prefix of its --run-path), so
+    # `torchrun ... -m training.train --run x` stops before the trainer starts; `--run` stays an alias.
+    run: str = field(default="", metadata={"help": "run name: writes runs/<run>/ (default: the flavor's name); "
+                                                   "`--run` is an alias outside torchrun",
+                                           "flags": ("--run-name", "--run")})
     data: str = field(default="data", metadata=_h("data root; token shards are read from <data>/tokens/"))
     runs_dir: str = field(default="runs", metadata=_h("folder holding the run folders"))
     steps: int = field(default=0, metadata=_h("optimiser steps (0: the flavor's tokens / batch)"))
@@ -104,6 +108,8 @@ class TrainConfig:
                                                                    "outputs of linear layers, recompute the rest)"))
     peak_flops: float = field(default=0.0, metadata=_h("device peak FLOP/s for MFU (0: known GPUs, else no MFU)"))
     ckpt_every: int = field(default=500, metadata=_h("checkpoint every N steps (and at the end)"))
+    async_checkpoint: bool = field(default=False, metadata=_h("write checkpoints in the background (DCP async_save) "
+                                                               "while training goes on; the next save waits for it"))
     keep_checkpoints: int = field(default=2, metadata=_h("newest checkpoints kept on disk"))
     eval_every: int = field(default=100, metadata=_h("validation loss every N steps (0: never)"))
     eval_batches: int = field(default=4, metadata=_h("validation windows per source, in training batches"))
@@ -111,6 +117,8 @@ class TrainConfig:
     export: bool = field(default=True, metadata=_h("export runs/<run>/hf/ at the end of the run"))
     dry_run: bool = field(default=False, metadata=_h("print parameters, FLOPs/token, steps, memory; no training"))
     gpus: int = field(default=8, metadata=_h("GPU count for --dry-run's memory estimate"))
+    disk_gbps: float = field(default=1.0, metadata=_h("GB/s each process writes checkpoints at, for --dry-run's "
+                                                       "save time estimate"))
     sample: str = field(default="", metadata=_h("generate text from the newest checkpoint after this prompt"))
     sample_tokens: int = field(default=64, metadata=_h("tokens --sample generates"))
     temperature: float = field(default=0.8, metadata=_h("--sample temperature (0: greedy)"))

@@ -1,5 +1,7 @@
-"""`python -m training.export --run NAME`: runs/<run>/hf/, loadable by transformers.
+"""`python -m training.export --run-name NAME`: runs/<run>/hf/, loadable by transformers.
 
+Read from a sharded checkpoint one layer at a time and written one safetensors file per layer
+(with transformers' `model.safetensors.index.json`), so memory is bounded by the largest layer.
 Weights are renamed to `LlamaForCausalLM`'s names, and the query/key projections permuted:
 the reference model rotates consecutive pairs (x[2i], x[2i+1]) of each head, transformers'
 `rotate_half` rotates (x[i], x[i + K/2]); reordering the rows of wq and wk per head makes the
@@ -30,19 +32,38 @@ def permute_rope(w: torch.Tensor, n_heads: int) -> torch.Tensor:
     return w.view(n_heads, rows // n_heads // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
 
 
-def hf_state_dict(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
-    out = {"model.embed_tokens.weight": state["tok_embeddings.weight"],
-           "model.norm.weight": state["norm.weight"], "lm_head.weight": state["output.weight"]}
-    names = {"attention.wv": "self_attn.v_proj", "attention.wo": "self_attn.o_proj",
-             "feed_forward.w1": "mlp.gate_proj", "feed_forward.w2": "mlp.down_proj", "feed_forward.w3": "mlp.up_proj",
-             "attention_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm"}
+_LAYER_NAMES = {"attention.wq": "self_attn.q_proj", "attention.wk": "self_attn.k_proj",
+                "attention.wv": "self_attn.v_proj", "attention.wo": "self_attn.o_proj",
+                "feed_forward.w1": "mlp.gate_proj", "feed_forward.w2": "mlp.down_proj",
+                "feed_forward.w3": "mlp.up_proj", "attention_norm": "input_layernorm",
+                "ffn_norm": "post_attention_layernorm"}
+_OUTER = {"tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight",
+          "output.weight": "lm_head.weight"}
+
+
+def hf_groups(args: ModelArgs) -> list[dict[str, str]]:
+    """Our names -> transformers' names, one group per safetensors file: the embedding, each
+    block, then the final norm and the head (the export holds one group in memory at a time)."""
+    groups = [{"tok_embeddings.weight": _OUTER["tok_embeddings.weight"]}]
     for i in range(args.n_layers):
-        ours, theirs = f"layers.{i}.", f"model.layers.{i}."
-        out[theirs + "self_attn.q_proj.weight"] = permute_rope(state[ours + "attention.wq.weight"], args.n_heads)
-        out[theirs + "self_attn.k_proj.weight"] = permute_rope(state[ours + "attention.wk.weight"], args.n_heads)
-        for a, b in names.items():
-            out[theirs + b + ".weight"] = state[ours + a + ".weight"]
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in out.items()}
+        groups.append({f"layers.{i}.{a}.weight": f"model.layers.{i}.{b}.weight" for a, b in _LAYER_NAMES.items()})
+    groups.append({"norm.weight": _OUTER["norm.weight"], "output.weight": _OUTER["output.weight"]})
+    return groups
+
+
+def hf_tensors(state: dict[str, torch.Tensor], names: dict[str, str], args: ModelArgs) -> dict[str, torch.Tensor]:
+    """One group in transformers' names and layout (wq/wk rows permuted per head)."""
+    out = {}
+    for ours, theirs in names.items():
+        w = state[ours].detach().to("cpu")
+        if ours.endswith(("attention.wq.weight", "attention.wk.weight")):
+            w = permute_rope(w, args.n_heads)
+        out[theirs] = w.contiguous().clone()
+    return out
+
+
+def hf_state_dict(state: dict[str, torch.Tensor], args: ModelArgs) -> dict[str, torch.Tensor]:
+    return {k: v for names in hf_groups(args) for k, v in hf_tensors(state, names, args).items()}
 
 
 def hf_config(args: ModelArgs):
@@ -55,15 +76,27 @@ def hf_config(args: ModelArgs):
                        attention_bias=False, mlp_bias=False, torch_dtype="float32")
 
 
-def export(state: dict[str, torch.Tensor], args: ModelArgs, out_dir: str, tokenizer_model: str | None = None) -> str:
-    """Writes config.json + model.safetensors (+ the tokenizer) into out_dir, atomically."""
+def export(state, args: ModelArgs, out_dir: str, tokenizer_model: str | None = None) -> str:
+    """Writes config.json + model-000NN-of-000MM.safetensors (one per group of `hf_groups`) +
+    model.safetensors.index.json (+ the tokenizer) into out_dir, atomically. `state` is a dict of
+    tensors, or a function returning the tensors of the names it is given (one group at a time)."""
     from safetensors.torch import save_file
 
+    fetch = state if callable(state) else (lambda names: {k: state[k] for k in names})
     tmp = out_dir.rstrip("/") + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     hf_config(args).save_pretrained(tmp)
-    save_file(hf_state_dict(state, args), os.path.join(tmp, "model.safetensors"), metadata={"format": "pt"})
+    groups, weight_map, total = hf_groups(args), {}, 0
+    for i, names in enumerate(groups):
+        tensors = hf_tensors(fetch(list(names)), names, args)
+        shard = f"model-{i + 1:05d}-of-{len(groups):05d}.safetensors"
+        save_file(tensors, os.path.join(tmp, shard), metadata={"format": "pt"})
+        weight_map |= {name: shard for name in tensors}
+        total += sum(t.numel() * t.element_size() for t in tensors.values())
+        del tensors
+    with open(os.path.join(tmp, "model.safetensors.index.json"), "w", encoding="utf-8") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
     if tokenizer_model and os.path.exists(tokenizer_model):
         write_tokenizer(tokenizer_model, tmp)
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -127,14 +160,19 @@ def export_run(run_dir: str, tokenizer_model: str | None = None) -> str:
     path = checkpoint.latest(os.path.join(run_dir, "checkpoints"))
     if path is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints/ to export")
-    state = torch.load(os.path.join(path, "state.pt"), map_location="cpu", weights_only=False, mmap=True)
-    args = ModelArgs(**state["model_args"])
-    return export(state["model"], args, os.path.join(run_dir, "hf"), tokenizer_model)
+    return export_checkpoint(path, os.path.join(run_dir, "hf"), tokenizer_model)
+
+
+def export_checkpoint(path: str, out_dir: str, tokenizer_model: str | None = None) -> str:
+    """A sharded checkpoint (written at any process count) to out_dir, read one group of
+    tensors at a time: this process holds at most the largest layer, never the model."""
+    args = ModelArgs(**checkpoint.read_meta(path)["model_args"])
+    return export(lambda names: checkpoint.load_tensors(path, names), args, out_dir, tokenizer_model)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.splitlines()[0])
-    parser.add_argument("--run", required=True, help="run name (reads runs/<run>/checkpoints/)")
+    parser.add_argument("--run-name", "--run", dest="run", required=True, help="run name (reads runs/<run>/checkpoints/)")
     parser.add_argument("--runs-dir", default="runs", help="folder holding the run folders (default: runs)")
     parser.add_argument("--data", default="data", help="data root; the tokenizer is <data>/tokenizer/tokenizer.model")
     args = parser.parse_args(argv)

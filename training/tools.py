@@ -45,6 +45,10 @@ def dry_run(cfg: TrainConfig) -> None:
     detail = ", ".join(f"{k} {v / 2**30:.1f} GiB" for k, v in mem.items() if k != "total")
     print(f"memory per GPU on {cfg.gpus} GPUs (FSDP, bf16, full activation checkpointing, 1 sequence "
           f"per GPU): {mem['total'] / 2**30:.1f} GiB ({detail})")
+    size = 12 * n  # fp32 weights and both AdamW moments; every rank writes its shard in parallel
+    print(f"checkpoint: {size / 1e9:,.1f} GB on disk (fp32 weights + 2 AdamW moments), {size / cfg.gpus / 1e9:,.2f} GB "
+          f"a GPU; about {size / cfg.gpus / (cfg.disk_gbps * 1e9):,.0f} s to save at {cfg.disk_gbps:g} GB/s per "
+          f"process (--disk-gbps), if the storage takes {cfg.gpus} writers at that rate")
 
 
 @torch.no_grad()
@@ -72,9 +76,8 @@ def sample(cfg: TrainConfig) -> str:
     tok_path = os.path.join(cfg.data, "tokenizer", "tokenizer.model")
     if not os.path.exists(tok_path):
         raise SystemExit(f"no tokenizer at {tok_path}: run `make tokenizer` first")
-    state = torch.load(os.path.join(path, "state.pt"), map_location="cpu", weights_only=False, mmap=True)
-    model = Transformer(ModelArgs(**state["model_args"]))
-    model.load_state_dict(state["model"])
+    model = Transformer(ModelArgs(**checkpoint.read_meta(path)["model_args"]))
+    model.load_state_dict(checkpoint.load_tensors(path, checkpoint.model_names(path)))
     model.eval()
     sp = spm.SentencePieceProcessor(model_file=tok_path)
     ids = [sp.bos_id()] + sp.encode(cfg.sample)

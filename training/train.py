@@ -1,4 +1,4 @@
-"""`python -m training.train --model tiny --run NAME --data data`: trains a LLaMA flavor.
+"""`python -m training.train --model tiny --run-name NAME --data data`: trains a LLaMA flavor.
 
 Resumes by itself from the newest checkpoint in runs/<run>/checkpoints/. One log line a step
 (loss, lr, gradient norm, tokens/s, MFU, progress and ETA), `runs/<run>/metrics.jsonl`,
@@ -189,6 +189,7 @@ def train(cfg: TrainConfig) -> list[dict]:
     run_dir = os.path.join(cfg.runs_dir, cfg.run_name)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     step, position = _resume(ckpt_dir, model, optimizer, env, args)
+    saver = checkpoint.Checkpointer(ckpt_dir, cfg.keep_checkpoints, cfg.async_checkpoint)
     log = Log(run_dir, step, cfg, env.main)
     if env.main:
         print(f"{cfg.model}: {args.num_params():,} parameters, vocab {args.vocab_size}, seq {seq_len}, "
@@ -219,8 +220,9 @@ def train(cfg: TrainConfig) -> list[dict]:
         if val and cfg.eval_every and (step % cfg.eval_every == 0 or step == steps):
             _validate(model, val, b, env, cfg, autocast, log, step)
         if step % cfg.ckpt_every == 0 or step == steps:
-            checkpoint.save(ckpt_dir, step, model, optimizer, {"data_position": position, "config": dataclasses.asdict(cfg),
-                                                                "model_args": dataclasses.asdict(args)}, cfg.keep_checkpoints)
+            saver.save(step, model, optimizer, {"data_position": position, "config": dataclasses.asdict(cfg),
+                                                "model_args": dataclasses.asdict(args)})
+    saver.wait()
     log.close()
     if cfg.export and env.main:
         from training.export import export_run

@@ -189,6 +189,8 @@ def test_dry_run_prints_the_paper_sizes(capsys):
     out = capsys.readouterr().out
     assert "65,285,660,672 (65.29B)" in out
     assert "memory per GPU on 64 GPUs" in out and "FLOPs per token" in out
+    # 12 bytes a parameter in the sharded checkpoint: 783.4 GB, 12.24 GB a GPU, 12 s at 1 GB/s each.
+    assert "checkpoint: 783.4 GB on disk (fp32 weights + 2 AdamW moments), 12.24 GB a GPU; about 12 s" in out
 
 
 def test_batch_shapes_follow_the_data_and_the_flavor(tmp_path):
