@@ -98,6 +98,21 @@ def collect_stats(partial: str) -> dict:
     return result
 
 
+def _inputs_and_models(source, options, input_spec: str, output: str) -> list[str]:
+    """The input files, once every bucket the job names answers and every model is there (else
+    the error: `OSError` or `ValueError`, one message, nothing written)."""
+    store.check_paths([*input_spec.split(","), output], options)
+    inputs = files.expand_inputs(input_spec)
+    models = source.model_files()  # raises for a missing model, naming the command that makes it
+    store.check_paths(models, options)
+    for path in models:
+        require_file(path, "model file")
+    problem = runner_problem(options, [], "", tuple(models))
+    if problem:
+        raise ValueError(problem)
+    return inputs
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(sys.argv[1:] if argv is None else argv)
@@ -130,32 +145,23 @@ def _main(argv: list[str]) -> int:
                       "neither this job nor Apache Beam knows it (see --help)")
     source = source_cls(config_flags.from_args(source_cls.Config, args))
     input_spec = args.input or FileSystems.join(args.output, "raw", args.source)
-    specs = [spec.strip() for spec in input_spec.split(",") if spec.strip()]
     try:
         options = beam_options(beam_args)  # also how this process reaches the object store
     except ValueError as exc:
         return _error(f"Beam options: {exc}")
     # Local paths with workers elsewhere: said before Beam builds the runner (Dataflow's asks for
     # credentials, which takes minutes where there are none) and before any store is asked.
-    problem = runner_problem(options, specs, args.output)
+    problem = runner_problem(options, [p.strip() for p in input_spec.split(",") if p.strip()], args.output)
     if problem:
         return _error(problem)
     try:
         pipeline = beam.Pipeline(options=options)  # Beam validates the runner's options here
     except ValueError as exc:
         return _error(f"Beam options: {exc}")
-    try:  # every bucket answers, every input and model is there: else one message, nothing written
-        store.check_paths([*specs, args.output], options)
-        inputs = files.expand_inputs(input_spec)
-        models = source.model_files()  # raises for a missing model, naming the command that makes it
-        store.check_paths(models, options)
-        for path in models:
-            require_file(path, "model file")
+    try:
+        inputs = _inputs_and_models(source, options, input_spec, args.output)
     except (OSError, ValueError) as exc:
         return _error(str(exc))
-    problem = runner_problem(options, [], "", tuple(models))
-    if problem:
-        return _error(problem)
     outputs = ["clean", "errors"] + (["rejected"] if args.keep_rejected else [])
     try:  # a bad --output is a message now, not a crash when the whole job is done
         for kind in outputs:
