@@ -63,8 +63,10 @@ if [ ! -f "$STAMP" ]; then
   LOG=$CACHE/setup-pip.log
   pipi() { "$VENV/bin/pip" install -q "$@" >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; echo "[setup] pip install $* failed (log: $LOG)" >&2; exit 1; }; }
   : >"$LOG"
-  # Every package with the sha256 of its file; pip refuses anything unlocked, dependencies too.
-  pipi --require-hashes -r "$LOCK"
+  # Every package with the sha256 of its file. --no-deps: the lock is the whole environment
+  # (`pip check` below proves it complete), and pip's resolver would otherwise take a dependency
+  # asked for with an extra (justext's lxml[html_clean]) as a new, unpinned requirement.
+  pipi --require-hashes --no-deps -r "$LOCK"
   # mistral-common, --no-deps on purpose (requirements/nodeps.in says why): `pip check` names it.
   pipi --require-hashes --no-deps -r "$NODEPS_LOCK"
   # The project itself, editable, with the locked setuptools and wheel (nothing fetched).
@@ -75,6 +77,13 @@ if [ ! -f "$STAMP" ]; then
     say "removing packages the lock does not name: $extra"
     # shellcheck disable=SC2086
     "$VENV/bin/pip" uninstall -q -y $extra >>"$LOG" 2>&1
+  fi
+  # pip check, less what --no-deps on mistral-common leaves on purpose (requirements/nodeps.in):
+  # it requires tiktoken and pydantic-extra-types, not installed, and numpy<2.4 where the lock
+  # has numpy 2.4.x. Anything else is a broken lock.
+  conflicts=$("$VENV/bin/pip" check 2>&1 | grep -v '^mistral-common ' || true)
+  if [ -n "$conflicts" ] && [ "$conflicts" != "No broken requirements found." ]; then
+    echo "$conflicts" >&2; echo "[setup] pip check: $LOCK is not consistent (run \`make lock\`)" >&2; exit 1
   fi
   "$VENV/bin/python" -c "import apache_beam, apache_beam.io.aws.s3filesystem, apache_beam.io.gcp.gcsfilesystem, fasttext, kenlm, datasketch, sentencepiece, torch" \
     || { echo "[setup] Python packages failed to install" >&2; exit 1; }
