@@ -20,7 +20,7 @@ LOCK=requirements/$TORCH.lock
 NODEPS_LOCK=requirements/nodeps.lock
 mkdir -p "$CACHE"
 say() { echo "[setup] $*"; }
-# The Python X.Y a lock was made for (uv writes no such line; `make lock` records it in its args).
+# The Python X.Y a lock was made for: `make lock` writes it into the command line of its header.
 python_of_lock() { sed -n 's/^#    make lock (Python \([0-9.]*\),.*/\1/p' "$1" | head -1; }
 
 # --- 1. system packages: compilers and libraries for KenLM's lmplz/build_binary --------------
