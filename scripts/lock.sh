@@ -50,6 +50,8 @@ say "gpu.lock ($(grep -v '^#' $REQ/torch-gpu.in), every other package as in cpu.
 pins $REQ/cpu.lock >"$tmp/cpu-pins.txt"
 UV_FIND_LINKS= UV_EXTRA_INDEX_URL= "$UV" pip compile pyproject.toml $REQ/build.in $REQ/torch-gpu.in \
   --extra test --generate-hashes -c "$tmp/cpu-pins.txt" "${common[@]}" -o $REQ/gpu.lock
+# The constraints' temporary path in the annotations, named by what it holds (a stable diff).
+sed -i "s|-c $tmp/cpu-pins.txt|-c requirements/cpu.lock|" $REQ/gpu.lock
 
 say "nodeps.lock"
 "$UV" pip compile $REQ/nodeps.in --no-deps --generate-hashes "${common[@]}" -o $REQ/nodeps.lock
