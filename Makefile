@@ -14,10 +14,15 @@ SEQ_LEN ?= 2048
 VOCAB ?=
 TOTAL_TOKENS ?=
 
-.PHONY: setup demo demo-cluster test sample corpus tokenizer tokens train report bench lm classifier clean-data
+.PHONY: setup lock demo demo-cluster test sample corpus tokenizer tokens train report bench lm classifier clean-data
 
+# TORCH=gpu installs requirements/gpu.lock (torch's CUDA build) instead of requirements/cpu.lock.
 setup:
 	@bash scripts/setup.sh
+
+# Resolves pyproject.toml into requirements/*.lock (UPGRADE=1 or UPGRADE=<package> to move versions).
+lock:
+	@bash scripts/lock.sh
 
 test: setup
 	$(PY) -m pytest

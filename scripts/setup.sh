@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Installs everything the project needs into .venv/ and .cache/ (idempotent; quick when done).
-#   TORCH_SPEC  pip requirement for torch (default torch==2.13.0, the CPU build here;
-#               e.g. TORCH_SPEC="torch --index-url <your CUDA wheel index>" for GPUs)
-#   PYTHON      interpreter to build the venv from (default python3)
+#   TORCH       cpu (default) or gpu: which lock to install, requirements/cpu.lock (torch's CPU
+#               build) or requirements/gpu.lock (the default index's CUDA build). `make lock`
+#               writes both from pyproject.toml; setup installs only what a lock names.
+#   PYTHON      interpreter to build the venv from (default python3; its X.Y must be the locks')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
 CACHE=$ROOT/.cache
 PYTHON=${PYTHON:-python3}
-TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+TORCH=${TORCH:-cpu}
+if [ -n "${TORCH_SPEC:-}" ]; then
+  echo "[setup] TORCH_SPEC is gone: setup installs a lock. TORCH=gpu picks requirements/gpu.lock;" \
+       "another torch is a change to requirements/torch-*.in and \`make lock\` (README)" >&2; exit 2
+fi
+case "$TORCH" in cpu|gpu) ;; *) echo "[setup] TORCH=$TORCH: cpu or gpu" >&2; exit 2 ;; esac
+LOCK=requirements/$TORCH.lock
+NODEPS_LOCK=requirements/nodeps.lock
 mkdir -p "$CACHE"
 say() { echo "[setup] $*"; }
+# The Python X.Y a lock was made for: `make lock` writes it into the command line of its header.
+python_of_lock() { sed -n 's/^#    make lock (Python \([0-9.]*\),.*/\1/p' "$1" | head -1; }
 
 # --- 1. system packages: compilers and libraries for KenLM's lmplz/build_binary --------------
 # fortunes-de/-ru: real German and Russian text for the sample data.
@@ -36,26 +46,49 @@ if [ ${#missing[@]} -gt 0 ] || { [ ${#optional[@]} -gt 0 ] && [ ! -f "$CACHE/.op
   fi
 fi
 
-# --- 2. the Python environment -----------------------------------------------------------------
-STAMP_KEY=$( (cat pyproject.toml; echo "$TORCH_SPEC") | sha256sum | cut -c1-16)
+# --- 2. the Python environment: exactly the lock -------------------------------------------------
+# The stamp is keyed by the locks' contents: a changed lock (`make lock`) installs again, an
+# unchanged one costs a hash of two files.
+STAMP_KEY=$( (cat "$LOCK" "$NODEPS_LOCK"; echo "$TORCH") | sha256sum | cut -c1-16)
 STAMP=$VENV/.setup-$STAMP_KEY
 if [ ! -f "$STAMP" ]; then
   [ -x "$VENV/bin/python" ] || { say "creating $VENV"; "$PYTHON" -m venv "$VENV"; }
-  say "installing Python packages (torch: $TORCH_SPEC)"
+  have=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  lockpy=$(python_of_lock "$LOCK")
+  if [ "$have" != "$lockpy" ]; then
+    echo "[setup] $VENV is Python $have but $LOCK is for Python $lockpy:" \
+         "PYTHON=python$lockpy make setup, or \`make lock\` with this Python" >&2; exit 1
+  fi
+  say "installing the locked packages: $LOCK and $NODEPS_LOCK, exact versions, pip --require-hashes"
   LOG=$CACHE/setup-pip.log
   pipi() { "$VENV/bin/pip" install -q "$@" >>"$LOG" 2>&1 || { tail -30 "$LOG" >&2; echo "[setup] pip install $* failed (log: $LOG)" >&2; exit 1; }; }
   : >"$LOG"
-  pipi --upgrade pip wheel "setuptools>=77"
-  # torch first, pinned, so that no other requirement pulls a different build.
-  # shellcheck disable=SC2086
-  pipi $TORCH_SPEC
-  pipi -e ".[test]"
-  # The reference 32k LLaMA-style tokenizer for the bytes/token report: only its data file is read,
-  # and its own requirements would pin an older numpy, hence --no-deps.
-  pipi --no-deps "mistral-common==1.13.1"
+  # Every package with the sha256 of its file. --no-deps: the lock is the whole environment
+  # (`pip check` below proves it complete), and pip's resolver would otherwise take a dependency
+  # asked for with an extra (justext's lxml[html_clean]) as a new, unpinned requirement.
+  pipi --require-hashes --no-deps -r "$LOCK"
+  # mistral-common, --no-deps on purpose (requirements/nodeps.in says why): `pip check` names it.
+  pipi --require-hashes --no-deps -r "$NODEPS_LOCK"
+  # The project itself, editable, with the locked setuptools and wheel (nothing fetched).
+  pipi --no-deps --no-build-isolation -e .
+  # What the lock does not name goes (left by an older lock, or installed by hand).
+  extra=$("$VENV/bin/python" -m scripts.lockcheck --extra "$LOCK" "$NODEPS_LOCK")
+  if [ -n "$extra" ]; then
+    say "removing packages the lock does not name: $extra"
+    # shellcheck disable=SC2086
+    "$VENV/bin/pip" uninstall -q -y $extra >>"$LOG" 2>&1
+  fi
+  # pip check, less what --no-deps on mistral-common leaves on purpose (requirements/nodeps.in):
+  # it requires tiktoken and pydantic-extra-types, not installed, and numpy<2.4 where the lock
+  # has numpy 2.4.x. Anything else is a broken lock.
+  conflicts=$("$VENV/bin/pip" check 2>&1 | grep -v '^mistral-common ' || true)
+  if [ -n "$conflicts" ] && [ "$conflicts" != "No broken requirements found." ]; then
+    echo "$conflicts" >&2; echo "[setup] pip check: $LOCK is not consistent (run \`make lock\`)" >&2; exit 1
+  fi
   "$VENV/bin/python" -c "import apache_beam, apache_beam.io.aws.s3filesystem, apache_beam.io.gcp.gcsfilesystem, fasttext, kenlm, datasketch, sentencepiece, torch" \
     || { echo "[setup] Python packages failed to install" >&2; exit 1; }
   rm -f "$VENV"/.setup-*; touch "$STAMP"
+  say "installed $LOCK"
 fi
 
 # --- 3. KenLM binaries (lmplz, build_binary) built once from the kenlm sdist -----------------
