@@ -26,6 +26,8 @@ def freeze() -> dict[str, Version]:
             continue
         name, sep, version = line.partition("==")
         assert sep, f"pip freeze line not pinned: {line!r}"
+        if canonicalize_name(name) == lockcheck.PROJECT:  # pip writes the editable project so, too,
+            continue  # in a git checkout without a remote when run from pytest
         pins[canonicalize_name(name)] = Version(version)
     return pins
 
