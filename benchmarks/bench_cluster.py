@@ -131,7 +131,8 @@ def run(quick: bool = True) -> list[Row]:
         Row("commoncrawl job, cluster in a box", "peak RSS MB per worker", remote["worker_peak_mb"],
             "DirectRunner, local disk", local["worker_peak_mb"], higher_is_better=False,
             notes=f"launcher {remote['launcher_peak_mb']:.0f} MB vs {local['launcher_peak_mb']:.0f} MB; "
-                  f"worker processes seen {remote['workers']} vs {local['workers']}"),
+                  f"the highest of {remote['workers']} processes under the pool (boot, its pip install of "
+                  f"the sdist, the SDK worker) vs {local['workers']} under the DirectRunner's launcher"),
     ]
 
 
