@@ -35,14 +35,16 @@ def cpu_seconds() -> float:
 
 
 def scaled(base: str, data: str, factor: int) -> list[str]:
-    """`base`'s corpus with every source `factor` times (numbered copies: other ids, other text);
-    returns the texts in the job's input."""
+    """`base`'s corpus with every source `factor` times (numbered copies: other ids, other text),
+    one clean shard per copy, as a corpus job writes shards of a bounded size; returns the texts
+    in the job's input."""
     texts = []
     for source in SOURCES:
         docs = [d["text"] for p in corpus.shard_files(base, source) for d in corpus.iter_docs(p)]
-        copies = [f"{i}: {t}" for i in range(factor) for t in docs]
-        write_clean(data, source, copies)
-        texts += copies
+        for i in range(factor):
+            copies = [f"{i}: {t}" for t in docs]
+            write_clean(data, source, copies, i, factor)
+            texts += copies
     shutil.copytree(os.path.join(base, "tokenizer"), os.path.join(data, "tokenizer"))
     return texts
 
@@ -84,8 +86,9 @@ def run(quick: bool = True) -> list[Row]:
         Row("token shards (whole job, 4x)", "tokens/s per core", four["tokens"] / four["cpu"], "encoder alone",
             floor, notes="DirectRunner, one worker process; two pipelines' start-up included"),
         Row("token shards: worker peak RSS", "MB, 4x input vs 1x", four["rss"], "1x input", one["rss"],
-            higher_is_better=False, notes="the job's DoFns hold one bucket or one shard (bucket size kept equal); "
-            "the DirectRunner also hands a worker a stage's whole input as one bundle, which grows with it"),
+            higher_is_better=False, notes="the job's DoFns hold one clean shard's batch, one bucket or one "
+            "train shard (sizes kept equal); the DirectRunner hands the worker each stage's grouped input as one "
+            "bundle, which grows with the input"),
     ]
 
 
