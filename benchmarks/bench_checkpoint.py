@@ -123,7 +123,10 @@ def _spawn(args: ModelArgs, mode: str) -> dict:
         port = s.getsockname()[1]
         s.close()
         out = os.path.join(tmp, "out.json")
-        mp.spawn(_worker, args=(port, args, mode, os.path.join(tmp, "ckpt"), out), nprocs=2)
+        try:
+            mp.spawn(_worker, args=(port, args, mode, os.path.join(tmp, "ckpt"), out), nprocs=2)
+        except mp.ProcessExitedException as exc:
+            raise RuntimeError(f"{mode} checkpoints: {exc}") from None
         with open(out) as f:
             return json.load(f)
 
