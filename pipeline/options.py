@@ -15,7 +15,6 @@ import os
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
 
-
 # The project's packages whose loggers report progress from the workers.
 OUR_PACKAGES = ("pipeline", "sources", "tokenizer", "tokens")
 

@@ -10,12 +10,12 @@ import dataclasses
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.files import read_bytes
 from sources import table1
 from tokenizer import corpus
 from tokens import mixture
 from tokens.layout import LENGTH, SourcePlan, held_out
 from tokens.stages import bucket_path
-from pipeline.files import read_bytes
 
 
 def source_plans(encoded: dict, weights: dict[str, float], work: str, cfg) -> list[SourcePlan]:

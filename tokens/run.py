@@ -32,8 +32,9 @@ from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import config as config_flags
+from pipeline import store
 from pipeline.files import read_bytes, write_atomic_bytes
-from pipeline.options import beam_options, runner_problem, setup_logging
+from pipeline.options import beam_options, runner_problem, setup_logging, unknown_flags
 from sources import table1
 from tokenizer import corpus
 from tokenizer.encode import Encoder
@@ -158,6 +159,7 @@ def run(data: str, cfg: TokensConfig, beam_args: list[str] | None = None, out: s
     problem = runner_problem(options, [data], out, (model_path,))
     if problem:
         raise ValueError(problem)
+    store.check_paths([data, out, model_path], options)  # a store that says no: one message, now
     if not FileSystems.exists(model_path):
         raise ValueError(f"no tokenizer at {model_path}: run `make tokenizer` first")
     model = read_bytes(model_path)
@@ -225,7 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     setup_logging()
-    args, beam_args = build_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    unknown = unknown_flags(beam_args, parser)
+    if unknown:  # Beam would drop it: a typo would run the job without the setting
+        print(f"error: unknown flag{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
+              "neither this job nor Apache Beam knows it (see --help)", file=sys.stderr)
+        return 2
     cfg = config_flags.from_args(TokensConfig, args)
     try:
         result = run(args.data, cfg, beam_args, args.output or None)

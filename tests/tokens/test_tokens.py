@@ -304,3 +304,16 @@ def test_a_bucket_is_cut_into_whole_sequences_and_pieces():
     assert pieces(70, 100, 65) == (range(2, 1), [(1, 70, 100)])  # inside one sequence
     assert pieces(60, 70, 65) == (range(1, 1), [(0, 60, 65), (1, 65, 70)])  # across a boundary
     assert pieces(5, 5, 65) == (range(0), [])
+
+
+def test_token_command_refuses_a_typo_and_a_dead_store(tmp_path, capsys):
+    """A flag neither the job nor Beam knows would be dropped by Beam (the job would run without
+    the setting); a store that does not answer used to be retried for minutes."""
+    from tokens import run as tokens
+
+    assert tokens.main(["--data", str(tmp_path), "--seq_len", "64"]) == 2
+    assert "--seq_len (did you mean --seq-len?)" in capsys.readouterr().err
+    dead = "--s3_endpoint_url=http://127.0.0.1:9"  # the discard port: nothing answers
+    assert tokens.main(["--data", "s3://some-bucket/data", dead, "--s3_access_key_id=x",
+                        "--s3_secret_access_key=y", "--s3_region_name=us-east-1"]) == 2
+    assert "cannot reach S3 endpoint http://127.0.0.1:9" in capsys.readouterr().err
