@@ -22,19 +22,9 @@ import time
 
 from benchmarks.bench_commoncrawl import models, sentences, write_input
 from benchmarks.common import Row
+from tokens.stages import peak_rss_mb
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _hwm_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _descendants(pid: int) -> list[int]:
@@ -66,7 +56,7 @@ class PeakWatcher:
     def _run(self):
         while not self._stop.is_set():
             for pid in self.pids():
-                self.peaks[pid] = max(self.peaks.get(pid, 0.0), _hwm_mb(pid))
+                self.peaks[pid] = max(self.peaks.get(pid, 0.0), peak_rss_mb(pid))
             time.sleep(0.05)
 
     def __enter__(self):

@@ -34,10 +34,11 @@ def bucket_path(work: str, source: str, bucket: int, ext: str) -> str:
     return FileSystems.join(work, source, f"bucket-{bucket:05d}.{ext}")
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (VmHWM), 0 where /proc is not there."""
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM; this one's by default), 0 where /proc is not there
+    or the process is gone."""
     try:
-        with open("/proc/self/status") as f:
+        with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024
