@@ -1,5 +1,5 @@
 """The shape of the tree: imports only point down the layers, no import cycles, small modules and
-functions, and the README's tour of the code names what is there."""
+functions, and the tour of the code (docs/layout.md) names what is there."""
 
 from __future__ import annotations
 
@@ -164,39 +164,39 @@ def test_each_source_is_a_package_found_by_the_registry():
         assert registry.get(name).name == name
 
 
-def readme_tour(readme: str) -> dict[str, set[str]]:
-    """Folder -> the modules the README's "How the code is laid out" names under that folder's
-    bullet (a bullet opens with the folder, e.g. "- `sources/books/`: `source.py`, ...")."""
-    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+def layout_tour(page: str) -> dict[str, set[str]]:
+    """Folder -> the modules docs/layout.md names under that folder's bullet (a bullet opens with
+    the folder, e.g. "- `sources/books/`: `source.py`, ...")."""
     named: dict[str, set[str]] = {}
     folder = None
-    for line in section.splitlines():
+    for line in page.splitlines():
         opening = re.match(r"\s*- `([\w/]+)/`", line)
         if opening:
             folder = opening.group(1)
             named.setdefault(folder, set())
+        elif not line.strip() or line.startswith("#"):
+            folder = None  # a paragraph after the bullets names no folder's modules
         if folder is not None:
             named[folder].update(re.findall(r"`(\w+\.py)`", line))
     return named
 
 
-def test_readme_tour_names_every_package_and_module_that_exists():
-    """Every module the README's tour names exists in the folder it is named under, every package
+def test_layout_tour_names_every_package_and_module_that_exists():
+    """Every module docs/layout.md names exists in the folder it is named under, every package
     of the tree has its bullet, and every module of `pipeline/`, `tokens/` and each source package
     is named."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    named = readme_tour(readme)
+    with open(os.path.join(ROOT, "docs", "layout.md"), encoding="utf-8") as f:
+        named = layout_tour(f.read())
     missing = [f"{folder}/{m}" for folder, modules in named.items() for m in sorted(modules)
                if not os.path.isfile(os.path.join(ROOT, folder, m))]
-    assert missing == [], f"the README names modules that do not exist: {missing}"
+    assert missing == [], f"docs/layout.md names modules that do not exist: {missing}"
     sources = [f"sources/{d}" for d in sorted(os.listdir(os.path.join(ROOT, "sources")))
                if os.path.isfile(os.path.join(ROOT, "sources", d, "__init__.py"))]
     without_bullet = [p for p in (*LAYERS, *TOP, *sources) if p not in named]
-    assert without_bullet == [], f"the README's tour has no bullet for {without_bullet}"
+    assert without_bullet == [], f"docs/layout.md has no bullet for {without_bullet}"
     for folder in ["pipeline", "tokens", *sources]:
         modules = {n for n in os.listdir(os.path.join(ROOT, folder)) if n.endswith(".py") and n != "__init__.py"}
-        assert modules <= named[folder], f"the README's tour does not name {sorted(modules - named[folder])} of {folder}/"
+        assert modules <= named[folder], f"docs/layout.md does not name {sorted(modules - named[folder])} of {folder}/"
 
 
 # --- the checks catch what they are for -------------------------------------------------------
