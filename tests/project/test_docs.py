@@ -326,6 +326,47 @@ def test_scale_and_cost_figures_come_from_named_benchmark_rows():
     assert cited > 0
 
 
+def project_code() -> str:
+    """The text of every .py and .sh file of the project and of the Makefile: what prints messages."""
+    paths = [os.path.join(ROOT, "Makefile")]
+    for top in ("pipeline", "sources", "tokenizer", "tokens", "training", "scripts", "samples"):
+        paths += glob.glob(os.path.join(ROOT, top, "**", "*.py"), recursive=True)
+    paths += glob.glob(os.path.join(ROOT, "scripts", "*.sh"))
+    text = "\n".join(read(os.path.relpath(p, ROOT)) for p in paths)
+    return re.sub(r"[\"']\s*\n\s*[rfb]*[\"']", "", text)  # a message's string literals split over lines, joined
+
+
+def message_fragments(message: str) -> list[str]:
+    """The runs of a quoted message that the code writes literally: what lies between the parts
+    that vary (paths, figures, quoted values, `...`), with the `error: ` / `[setup] ` prefix off."""
+    def varies(word: str) -> bool:
+        return word.startswith("--") or bool(re.search(r"[/.'\"`*=]", word)) or (
+            bool(re.search(r"\d", word)) and not re.search("[A-Za-z]", word))
+
+    runs, current = [], []
+    for word in re.sub(r"^(error: |\[setup\] )", "", message).split() + ["/"]:
+        if varies(word):
+            if len(current) >= 2 and len(" ".join(current)) >= 10:
+                runs.append(" ".join(current))
+            current = []
+        else:
+            current.append(word)
+    return runs
+
+
+def test_faq_quotes_messages_the_code_prints():
+    """Each message docs/faq.md quotes (a bold code span) shares words with the code that prints
+    it, so a message reworded or gone shows here."""
+    code = project_code()
+    messages = re.findall(r"^\*\*`+ ?(.+?) ?`+\*\*", read("docs/faq.md"), flags=re.M)
+    assert len(messages) >= 10
+    unknown = []
+    for message in messages:
+        if not any(candidate in code for candidate in message_fragments(message)):
+            unknown.append(message)
+    assert unknown == [], f"docs/faq.md quotes messages the code does not print: {unknown}"
+
+
 # --- the checks catch what they are for ---------------------------------------------------------
 def test_the_parsers_find_commands_quotes_links_and_anchors():
     block = ["make corpus SOURCE=github \\", "  INPUT=x   # a comment", "", "# only a comment", "python -m a --help"]
@@ -336,3 +377,7 @@ def test_the_parsers_find_commands_quotes_links_and_anchors():
     assert slug("Dataflow (or any Beam runner)") == "dataflow-or-any-beam-runner"
     assert why_not_run("wget -P data https://x") and why_not_run("python -m sources.run --source x") is None
     assert runs_here("python -m training.train --model 7b --dry-run") and not runs_here("make demo --dry-run")
+    assert message_fragments("error: input '/x/*.gz' matches no file") == ["matches no file"]
+    assert message_fragments("error: --vocab-size 70,000: token shards are uint16, at most 65,536 pieces") == [
+        "token shards are uint16, at most"]
+    assert "matches no file" in project_code() and "the frobnicator exploded" not in project_code()
