@@ -13,7 +13,7 @@ PYTHON=${PYTHON:-python3}
 TORCH=${TORCH:-cpu}
 if [ -n "${TORCH_SPEC:-}" ]; then
   echo "[setup] TORCH_SPEC is gone: setup installs a lock. TORCH=gpu picks requirements/gpu.lock;" \
-       "another torch is a change to requirements/torch-*.in and \`make lock\` (README)" >&2; exit 2
+       "another torch is a change to requirements/torch-*.in and \`make lock\` (docs/setup.md)" >&2; exit 2
 fi
 case "$TORCH" in cpu|gpu) ;; *) echo "[setup] TORCH=$TORCH: cpu or gpu" >&2; exit 2 ;; esac
 LOCK=requirements/$TORCH.lock
