@@ -54,7 +54,8 @@ class CommonCrawlConfig(SourceConfig):
     lid_model: str = dataclasses.field(default="", metadata={
         "help": "lid.176 model (default: data/models/lid.176.ftz, else the setup asset)"})
     lm_dir: str = dataclasses.field(default=os.path.join("data", "models"), metadata={
-        "help": "folder with <lang>.sp.model, <lang>.arpa.bin, <lang>.cutoffs.json per language (`make lm` builds en)"})
+        "help": "folder with <lang>.sp.model, <lang>.arpa.bin, <lang>.cutoffs.json per language "
+                "(`make lm LANGUAGES=...` builds them)"})
     keep_buckets: tuple[str, ...] = dataclasses.field(default=("head", "middle"), metadata={
         "help": "perplexity buckets kept (head, middle, tail)"})
     head_cutoff: float = dataclasses.field(default=0.0, metadata={
