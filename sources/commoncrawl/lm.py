@@ -38,6 +38,7 @@ from typing import Iterable, Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
+from sources.commoncrawl import LANGUAGES
 from sources.commoncrawl.cutoffs import REFERENCE_PAGES, write_cutoffs
 from sources.commoncrawl.normalize import normalize
 from sources.commoncrawl.perplexity import model_paths
@@ -224,9 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm-dir", default=None, help="where the models go, a path or URL (default: DATA/models)")
     parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary (default: 8000)")
     parser.add_argument("--order", type=int, default=5, help="n-gram order (default: 5, as CCNet)")
-    parser.add_argument("--languages", type=language_list, default=job_languages(),
+    parser.add_argument("--languages", type=language_list, default=LANGUAGES,
                         help="fastText lid.176 codes, comma-separated: a model for each (default: what the "
-                             f"CommonCrawl job keeps, {','.join(job_languages())})")
+                             f"CommonCrawl job keeps, {','.join(LANGUAGES)})")
     parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="most characters of a language's "
                         f"Wikipedia text to train on, a seeded sample (default: {MAX_CHARS:,})")
     parser.add_argument("--min-chars", type=int, default=MIN_CHARS, help="a language with less Wikipedia text "
@@ -237,13 +238,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lid-model", default="", help="fastText language-ID model for the reference pages "
                         "(default: data/models/lid.176.bin if there, else the setup asset)")
     return parser
-
-
-def job_languages() -> tuple[str, ...]:
-    """The languages the CommonCrawl job keeps by default (its `--languages`)."""
-    from sources.commoncrawl.source import CommonCrawlConfig
-
-    return CommonCrawlConfig().languages
 
 
 def language_list(value: str) -> tuple[str, ...]:

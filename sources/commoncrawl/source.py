@@ -29,6 +29,7 @@ from pipeline.filters import MinChars, Step, run_filters
 from pipeline.langid import DEFAULT_THRESHOLD, LanguageId
 from pipeline.warc import MAX_RECORD_BYTES, read_warc
 from sources.base import Source, SourceConfig
+from sources.commoncrawl import LANGUAGES
 from sources.commoncrawl.classifier import DEFAULT_THRESHOLD as WIKI_THRESHOLD
 from sources.commoncrawl.classifier import MODEL_NAME, WikiReference, require_classifier
 from sources.commoncrawl.line_dedup import dedup_lines_in_memory, line_dedup
@@ -47,7 +48,7 @@ class CommonCrawlConfig(SourceConfig):
                 "(CCNet: 32 groups of 50 shards per 1,600-shard dump)"})
     dedup_keep_first: bool = dataclasses.field(default=False, metadata={
         "help": "keep the first copy of a repeated line (CCNet removes every copy)"})
-    languages: tuple[str, ...] = dataclasses.field(default=("en",), metadata={
+    languages: tuple[str, ...] = dataclasses.field(default=LANGUAGES, metadata={
         "help": "fastText lid.176 languages to keep"})
     language_threshold: float = dataclasses.field(default=DEFAULT_THRESHOLD, metadata={
         "help": "lowest language score kept (CCNet lang_threshold)"})
