@@ -207,7 +207,7 @@ def train_languages(docs: Iterable[tuple[str, str, str]], lm_dir: str, languages
     with tempfile.TemporaryDirectory() as tmp:
         corpora = {}
         for lang in languages:  # every sample to a file first: none is held while a model trains
-            if samples[lang].size < min_chars:
+            if samples[lang].size < max(min_chars, 1):  # an empty corpus trains nothing
                 too_little[lang] = samples.pop(lang).size
                 continue
             corpora[lang] = os.path.join(tmp, f"{lang}.txt")
