@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
 from training.config import ModelArgs
+from training.loss import linear_cross_entropy
 
 
 class RMSNorm(nn.Module):
@@ -132,6 +133,7 @@ class Transformer(nn.Module):
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)  # untied from the embeddings
         self.register_buffer("freqs", rope_frequencies(args.head_dim, args.max_seq_len, args.rope_theta),
                              persistent=False)
+        self.loss_chunks = 0  # 0: the loss from whole logits; N: training.loss in N chunks (--loss-chunks)
 
     def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """tokens (B, T) -> logits (B, T, V); with targets (B, T), the mean cross-entropy instead."""
@@ -140,7 +142,10 @@ class Transformer(nn.Module):
         freqs = self.freqs[:t]
         for layer in self.layers:
             h = layer(h, freqs)
-        logits = self.output(self.norm(h))  # (B, T, V)
+        h = self.norm(h)
+        if targets is not None and self.loss_chunks:  # no (B, T, V) logits kept
+            return linear_cross_entropy(h.flatten(0, 1), self.output.weight, targets.flatten(), self.loss_chunks)
+        logits = self.output(h)  # (B, T, V)
         if targets is None:
             return logits
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())

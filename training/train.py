@@ -39,6 +39,8 @@ def parse(argv: list[str] | None) -> TrainConfig:
         parser.error(f"--model must be one of {', '.join(FLAVORS)}, not {cfg.model!r}")
     if cfg.activation_checkpoint not in ("none", "full", "selective"):
         parser.error(f"--activation-checkpoint must be none, full or selective, not {cfg.activation_checkpoint!r}")
+    if cfg.loss_chunks < 0:
+        parser.error(f"--loss-chunks must be 0 (off) or a positive chunk count, not {cfg.loss_chunks}")
     if cfg.demo:
         demo = dict(DEMO, steps=cfg.steps or DEMO["steps"])  # an explicit --steps still wins
         cfg = dataclasses.replace(cfg, **demo)
