@@ -21,20 +21,13 @@ import torch
 
 from benchmarks.common import Row
 from training.config import ModelArgs
+from tokens.stages import peak_rss_mb
 from training.model import Transformer
 
 ARGS = ModelArgs(dim=256, n_layers=2, n_heads=4, vocab_size=32000, max_seq_len=512)
 BATCH, SEQ, CHUNKS = 4, 512, 8
 # Blocks over 64 KiB are mmap'ed and unmapped when freed, so the resident set is what is live.
 _MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
-
-
-def _status_kb(key: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not in /proc/self/status")
 
 
 def _stepper(chunks: int):
@@ -60,11 +53,11 @@ def step_peak_mb(chunks: int) -> float:
     torch.set_num_threads(1)
     step = _stepper(chunks)
     step()  # warm-up: optimiser state, allocator, kernels
-    base = _status_kb("VmRSS")
     with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
         f.write("5")  # resets VmHWM to the current resident set
+    base = peak_rss_mb()
     step()
-    return (_status_kb("VmHWM") - base) / 1024
+    return peak_rss_mb() - base
 
 
 def _in_fresh_process(chunks: int) -> float:
