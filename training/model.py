@@ -89,9 +89,15 @@ class FeedForward(nn.Module):
 
 # Section 2.4: "we save the activations that are expensive to compute, such as the outputs of
 # linear layers"; everything else (norms, RoPE, SiLU, products) is recomputed in the backward.
+# Attention's output is saved whichever fused kernel SDPA picks (flash, memory-efficient, cuDNN,
+# a backend's own), as torchtitan's op-level policy does: recomputing it would rerun the
+# attention. torchtitan also recomputes every second matmul to save more memory; the paper does
+# not, nor do we.
 _SAVE = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
          torch.ops.aten._scaled_dot_product_flash_attention.default,
          torch.ops.aten._scaled_dot_product_efficient_attention.default,
+         torch.ops.aten._scaled_dot_product_cudnn_attention.default,
+         torch.ops.aten._scaled_dot_product_fused_attention_overrideable.default,
          torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default}
 
 

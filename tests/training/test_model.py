@@ -101,6 +101,17 @@ def test_activation_checkpointing_keeps_the_gradients(mode):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_selective_checkpointing_saves_attention_from_every_fused_kernel():
+    """Whichever kernel SDPA picks (cuDNN on some GPUs), its output is saved, not recomputed."""
+    from training.model import _SAVE
+
+    kernels = [name for name in dir(torch.ops.aten) if name.startswith("_scaled_dot_product_")
+               and not name.endswith("_backward") and not name.endswith("_for_mps")]
+    assert len(kernels) >= 5
+    for name in kernels:
+        assert getattr(torch.ops.aten, name).default in _SAVE, name
+
+
 def test_rmsnorm_runs_in_float32():
     model = random_model()
     x = torch.randn(2, 5, SMALL.dim, dtype=torch.bfloat16) * 300  # squares overflow bf16's precision
