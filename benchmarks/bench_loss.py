@@ -6,7 +6,8 @@ variant runs in its own fresh process (no allocator state shared): build, one wa
 the process's peak resident set during that step above the resident set before it (Linux
 VmHWM, reset through /proc/self/clear_refs), with glibc told to hand freed blocks back to the
 system so the resident set follows what is live. The step times beside it are measured apart,
-both variants in one process with the default allocator, alternating step by step, on one thread. A GPU's figures come from benchmarks/bench_gpu.py.
+both variants in one process with the default allocator, alternating step by step, on one
+thread. A GPU's figures come from benchmarks/bench_gpu.py.
 """
 
 from __future__ import annotations
