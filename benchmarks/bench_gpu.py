@@ -75,7 +75,9 @@ class Case:
 # the likeliest best flags, then what each flag changes on its own.
 CASES = [Case("theirs", 8, 4), Case("ours", 8, 4, compile=True, loss_chunks=4),
          Case("ours", 32, 1, compile=True, loss_chunks=1),
+         Case("ours", 32, 2, compile=True, ac="selective-casts", loss_chunks=2),
          Case("ours", 32, 2, compile=True, ac="selective", loss_chunks=2),
+         Case("ours", 32, 1, compile=True, ac="selective-casts", loss_chunks=1),
          Case("ours", 8, 4, compile=True), Case("ours", 32, 1, compile=True), Case("ours", 8, 4),
          Case("ours", 32, 1, compile=True, ac="selective", loss_chunks=1),
          Case("ours", 32, 2, compile=True, loss_chunks=2),  # likely out of memory on 141 GB
@@ -297,13 +299,15 @@ def _where(device: torch.device, smoke: bool) -> str:
     return f"{gpu}, torch {torch.__version__}" + (f", CUDA {torch.version.cuda}" if torch.version.cuda else "")
 
 
-def measure(only_8_layers: bool, smoke: bool, budget_s: float, peak: float) -> tuple[list[Result], str]:
+def measure(only_8_layers: bool, smoke: bool, budget_s: float, peak: float,
+            picked: list[int] | None = None) -> tuple[list[Result], str]:
     device = torch.device("cpu") if smoke else torch.device("cuda", 0)
     if not peak:
         peak = SMOKE["peak"] if smoke else runtime.peak_flops(TrainConfig(), device)
     if not peak:
         raise SystemExit(f"error: no peak FLOP/s known for {torch.cuda.get_device_name(device)}: give --peak-flops")
-    cases = [c for c in CASES if c.layers == 8] if only_8_layers else CASES
+    cases = [CASES[i] for i in picked] if picked else CASES
+    cases = [c for c in cases if c.layers == 8] if only_8_layers else cases
     if smoke:  # compiling takes minutes on a CPU: the eager cases, each once
         cases = list(dict.fromkeys(dataclasses.replace(c, compile=False) for c in cases))
         torch.set_num_threads(1)
@@ -334,15 +338,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=480,
                         help="start no case that could end after this many seconds (default 480)")
     parser.add_argument("--only-8-layers", action="store_true", help="the 8-layer cases only")
+    parser.add_argument("--cases", default="", help="comma-separated case numbers to run, in that order "
+                                                    "(default: all; --list shows them)")
+    parser.add_argument("--list", action="store_true", help="print the numbered cases and exit")
     parser.add_argument("--peak-flops", type=float, default=0.0, help="peak FLOP/s for MFU (0: the GPU's data sheet)")
     parser.add_argument("--results", default="", help="also write the section into this file (benchmarks/RESULTS.md)")
     parser.add_argument("--cpu-smoke", action="store_true",
                         help="every case at a tiny shape on the CPU (tests the script)")
     args = parser.parse_args(argv)
+    if args.list:
+        print("\n".join(f"{i}: {c.shape} | {c.name}" for i, c in enumerate(CASES)))
+        return 0
+    try:
+        picked = [int(i) for i in args.cases.split(",") if i.strip()]
+        if any(not 0 <= i < len(CASES) for i in picked):
+            raise ValueError(picked)
+    except ValueError:
+        print(f"error: --cases takes case numbers 0-{len(CASES) - 1} (see --list), not {args.cases!r}", file=sys.stderr)
+        return 2
     if not args.cpu_smoke and not torch.cuda.is_available():
         print("bench_gpu: no CUDA GPU on this machine; skipped (--cpu-smoke tests the script on the CPU)")
         return 0
-    results, where = measure(args.only_8_layers, args.cpu_smoke, args.budget_s, args.peak_flops)
+    results, where = measure(args.only_8_layers, args.cpu_smoke, args.budget_s, args.peak_flops, picked)
     text = report(results, where)
     print(text)
     if args.results:

@@ -65,3 +65,5 @@ def test_skips_without_a_gpu(monkeypatch, capsys):
     assert bench_gpu.main([]) == 0
     assert bench_gpu.run(quick=True) == []
     assert "no CUDA GPU" in capsys.readouterr().out
+    assert bench_gpu.main(["--cases", "0,99"]) == 2  # a case number that does not exist: an error
+    assert "error: --cases" in capsys.readouterr().err

@@ -87,7 +87,10 @@ def test_golden_losses_with_chunked_loss(tmp_path):
     assert golden_losses(str(tmp_path), loss_chunks=3) == pytest.approx(expected, rel=1e-5)
 
 
-def test_loss_chunks_flag():
+def test_loss_chunks_and_checkpointing_flags():
+    assert parse(["--activation-checkpoint", "selective-casts"]).activation_checkpoint == "selective-casts"
+    with pytest.raises(SystemExit):
+        parse(["--activation-checkpoint", "some"])
     assert parse(["--loss-chunks", "8"]).loss_chunks == 8
     assert parse([]).loss_chunks == 0
     with pytest.raises(SystemExit):
