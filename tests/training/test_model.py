@@ -136,6 +136,35 @@ def test_selective_casts_keeps_autocasts_weight_copies_for_the_backward():
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
+def test_selective_casts_keeps_the_weight_copies_under_compile_too():
+    """torch.compile's partitioner follows the policy: the backward graph casts each weight's
+    gradient to float32 and no weight to bf16 (`selective` there casts all seven again)."""
+    from functorch.compile import make_boxed_func, min_cut_rematerialization_partition
+    from torch._dynamo.backends.common import aot_autograd
+
+    casts = collections.Counter()
+
+    def backward_compiler(gm, example_inputs):
+        for node in gm.graph.nodes:
+            source = node.args[0].meta.get("val") if node.args and hasattr(node.args[0], "meta") else None
+            if node.target is torch.ops.aten._to_copy.default and source is not None and source.dim() == 2:
+                casts[node.kwargs["dtype"]] += 1
+        return make_boxed_func(gm.forward)
+
+    backend = aot_autograd(fw_compiler=lambda gm, example_inputs: make_boxed_func(gm.forward),
+                           bw_compiler=backward_compiler, partition_fn=min_cut_rematerialization_partition)
+    torch._dynamo.reset()
+    model = random_model(ModelArgs(dim=64, n_layers=1, n_heads=4, vocab_size=512, multiple_of=32)).train()
+    model.set_activation_checkpointing("selective-casts")
+    model.layers[0].compile(backend=backend)
+    tokens = torch.randint(0, 512, (2, 17), generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(tokens[:, :-1], tokens[:, 1:])
+    loss.backward()
+    torch._dynamo.reset()
+    assert casts == {torch.float32: 7}
+
+
 def test_selective_checkpointing_saves_attention_from_every_fused_kernel():
     """Whichever kernel SDPA picks (cuDNN on some GPUs), its output is saved, not recomputed."""
     from training.model import _SAVE
