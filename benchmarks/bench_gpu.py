@@ -16,9 +16,13 @@ the optimiser's share amortised over its micro-batches, and the per-micro-batch 
 MFU = (6 N_non-embedding + 12 L d T) x tokens/s / peak (PaLM's appendix B; the issue's formula;
 `ModelArgs.flops_per_token`), the peak from the GPU's data sheet (`training.runtime`).
 
-Cases run in order of importance until --budget-s is spent (the rest are listed as skipped).
-On a machine without CUDA it says so and exits; `--cpu-smoke` runs every case at a tiny shape
-on the CPU (under CPU bf16 autocast, compile off) to test the script itself.
+Cases run in order of importance until --budget-s is spent (the rest are listed as skipped;
+`--list` numbers them, `--cases 4,9` runs those). The run ends with a table, issue 22's two
+conditions (the full 7B at >= 52% MFU, >= 1.3x transformers at 8 layers) met or missed, the
+one-GPU command that measured best, and the rows in RESULTS.md's format (`--results FILE` also
+writes them into FILE's GPU section, which `make bench` without a GPU keeps). On a machine
+without CUDA it says so and exits; `--cpu-smoke` runs every case at a tiny shape on the CPU
+(under CPU bf16 autocast, compile off) to test the script itself.
 """
 
 from __future__ import annotations
