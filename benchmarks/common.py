@@ -13,6 +13,11 @@ import time
 from typing import Callable
 
 
+# The section of RESULTS.md that `python -m benchmarks.bench_gpu --results` writes, which `make
+# bench` on a machine without a GPU keeps as it is.
+GPU_SECTION = ("<!-- bench_gpu -->", "<!-- /bench_gpu -->")
+
+
 @dataclasses.dataclass
 class Row:
     stage: str  # e.g. "c4 rules"

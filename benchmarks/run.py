@@ -17,7 +17,7 @@ import time
 import traceback
 
 import benchmarks
-from benchmarks.common import Row
+from benchmarks.common import GPU_SECTION, Row
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -48,6 +48,18 @@ def table(rows: list[tuple[str, Row]]) -> str:
         out.append(f"| {r.stage} | {r.metric} | {_fmt(r.ours)} | {r.peer_name} | {_fmt(r.peer)} | "
                    f"{_fmt(r.ratio)}x | {r.notes} |")
     return "\n".join(out)
+
+
+def _gpu_section(path: str) -> str:
+    """The GPU section the last `python -m benchmarks.bench_gpu --results PATH` wrote into the
+    file, kept when a machine without a GPU regenerates the rest."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+    except OSError:
+        return ""
+    start, end = old.find(GPU_SECTION[0]), old.find(GPU_SECTION[1])
+    return "\n" + old[start:end + len(GPU_SECTION[1])] + "\n" if 0 <= start < end else ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         *(f"- benchmark `{n}` failed: `{tb.strip().splitlines()[-1]}`" for n, tb in failures),
         "",
     ])
+    text += _gpu_section(args.output)
     with open(args.output, "w") as f:
         f.write(text)
     print(text)

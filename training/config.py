@@ -104,8 +104,12 @@ class TrainConfig:
     device: str = field(default="auto", metadata=_h("auto, cpu, cuda"))
     bf16: bool = field(default=True, metadata=_h("bf16 autocast / FSDP mixed precision on GPU (fp32 on CPU)"))
     compile: bool = field(default=False, metadata=_h("torch.compile each transformer block"))
-    activation_checkpoint: str = field(default="none", metadata=_h("none, full or selective (2.4: keep the "
-                                                                   "outputs of linear layers, recompute the rest)"))
+    activation_checkpoint: str = field(default="none", metadata=_h(
+        "none, full, selective (2.4: keep the outputs of linear layers, recompute the rest) or selective-casts "
+        "(selective, also keeping autocast's bf16 copies of the weights rather than casting again)"))
+    loss_chunks: int = field(default=0, metadata=_h("output layer + cross-entropy in this many chunks of tokens, each "
+                                                     "chunk's gradient taken at once, so no (tokens x vocab) logits are "
+                                                     "kept (0: whole logits, F.cross_entropy)"))
     peak_flops: float = field(default=0.0, metadata=_h("device peak FLOP/s for MFU (0: known GPUs, else no MFU)"))
     ckpt_every: int = field(default=500, metadata=_h("checkpoint every N steps (and at the end)"))
     async_checkpoint: bool = field(default=False, metadata=_h("write checkpoints in the background (DCP async_save) "

@@ -8,6 +8,7 @@ its checkpoints map one to one. Shapes: B batch, T sequence, D dim, H heads, K h
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
 from training.config import ModelArgs
+from training.loss import linear_cross_entropy
 
 
 class RMSNorm(nn.Module):
@@ -88,9 +90,15 @@ class FeedForward(nn.Module):
 
 # Section 2.4: "we save the activations that are expensive to compute, such as the outputs of
 # linear layers"; everything else (norms, RoPE, SiLU, products) is recomputed in the backward.
+# Attention's output is saved whichever fused kernel SDPA picks (flash, memory-efficient, cuDNN,
+# a backend's own), as torchtitan's op-level policy does: recomputing it would rerun the
+# attention. torchtitan also recomputes every second matmul to save more memory; the paper does
+# not, nor do we.
 _SAVE = {torch.ops.aten.mm.default, torch.ops.aten.addmm.default, torch.ops.aten.bmm.default,
          torch.ops.aten._scaled_dot_product_flash_attention.default,
          torch.ops.aten._scaled_dot_product_efficient_attention.default,
+         torch.ops.aten._scaled_dot_product_cudnn_attention.default,
+         torch.ops.aten._scaled_dot_product_fused_attention_overrideable.default,
          torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default}
 
 
@@ -98,8 +106,26 @@ def _save_linear_outputs(ctx, op, *args, **kwargs) -> CheckpointPolicy:
     return CheckpointPolicy.MUST_SAVE if op in _SAVE else CheckpointPolicy.PREFER_RECOMPUTE
 
 
-def _selective_context():
-    return create_selective_checkpoint_contexts(_save_linear_outputs)
+def _is_weight_cast(op, args, kwargs) -> bool:
+    """autocast's bf16 copy of a linear layer's float32 weight: a 2-D tensor (the activations a
+    block casts are 3-D, (B, T, D))."""
+    return op is torch.ops.aten._to_copy.default and args[0].dim() == 2 and kwargs.get("dtype") in (
+        torch.bfloat16, torch.float16)
+
+
+def _save_linear_outputs_and_casts(ctx, op, *args, **kwargs) -> CheckpointPolicy:
+    """`selective-casts`: the linear outputs, and the weights' bf16 copies that autocast makes in
+    the forward, kept for the backward instead of cast again there (6 bytes of memory traffic a
+    parameter per micro-batch saved, 2 bytes a parameter held; the matmuls need them anyway).
+    Without checkpointing autograd keeps those copies too; under FSDP's bf16 parameters there are
+    none."""
+    if _is_weight_cast(op, args, kwargs):
+        return CheckpointPolicy.MUST_SAVE
+    return _save_linear_outputs(ctx, op, *args, **kwargs)
+
+
+_POLICIES = {"selective": _save_linear_outputs, "selective-casts": _save_linear_outputs_and_casts}
+CHECKPOINT_MODES = ("none", "full", *_POLICIES)
 
 
 class TransformerBlock(nn.Module):
@@ -109,7 +135,7 @@ class TransformerBlock(nn.Module):
         self.feed_forward = FeedForward(args)
         self.attention_norm = RMSNorm(args.dim, args.norm_eps)
         self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
-        self.checkpointing = "none"  # none | full | selective (set by `set_activation_checkpointing`)
+        self.checkpointing = "none"  # one of CHECKPOINT_MODES (set by `set_activation_checkpointing`)
 
     def _forward(self, x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
         h = x + self.attention(self.attention_norm(x), freqs)  # pre-normalisation (GPT-3)
@@ -118,7 +144,8 @@ class TransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
         if self.checkpointing == "none" or not torch.is_grad_enabled():
             return self._forward(x, freqs)
-        context = {"context_fn": _selective_context} if self.checkpointing == "selective" else {}
+        policy = _POLICIES.get(self.checkpointing)
+        context = {"context_fn": functools.partial(create_selective_checkpoint_contexts, policy)} if policy else {}
         return checkpoint(self._forward, x, freqs, use_reentrant=False, **context)
 
 
@@ -132,6 +159,7 @@ class Transformer(nn.Module):
         self.output = nn.Linear(args.dim, args.vocab_size, bias=False)  # untied from the embeddings
         self.register_buffer("freqs", rope_frequencies(args.head_dim, args.max_seq_len, args.rope_theta),
                              persistent=False)
+        self.loss_chunks = 0  # 0: the loss from whole logits; N: training.loss in N chunks (--loss-chunks)
 
     def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """tokens (B, T) -> logits (B, T, V); with targets (B, T), the mean cross-entropy instead."""
@@ -140,7 +168,10 @@ class Transformer(nn.Module):
         freqs = self.freqs[:t]
         for layer in self.layers:
             h = layer(h, freqs)
-        logits = self.output(self.norm(h))  # (B, T, V)
+        h = self.norm(h)
+        if targets is not None and self.loss_chunks:  # no (B, T, V) logits kept
+            return linear_cross_entropy(h.flatten(0, 1), self.output.weight, targets.flatten(), self.loss_chunks)
+        logits = self.output(h)  # (B, T, V)
         if targets is None:
             return logits
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
@@ -173,8 +204,8 @@ class Transformer(nn.Module):
             self.freqs.device)
 
     def set_activation_checkpointing(self, mode: str) -> None:
-        if mode not in ("none", "full", "selective"):
-            raise ValueError(f"--activation-checkpoint must be none, full or selective, not {mode!r}")
+        if mode not in CHECKPOINT_MODES:
+            raise ValueError(f"--activation-checkpoint must be one of {', '.join(CHECKPOINT_MODES)}, not {mode!r}")
         for layer in self.layers:
             layer.checkpointing = mode
 

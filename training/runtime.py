@@ -169,6 +169,7 @@ def build_model(cfg: TrainConfig, args: ModelArgs, env: Dist) -> torch.nn.Module
     if full:
         model.init_weights(cfg.seed)
     model.set_activation_checkpointing(cfg.activation_checkpoint)
+    model.loss_chunks = cfg.loss_chunks
     if cfg.compile:
         for layer in model.layers:
             layer.compile()

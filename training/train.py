@@ -25,6 +25,7 @@ from pipeline import config as flags
 from training import checkpoint, runtime
 from training.config import FLAVORS, TrainConfig
 from training.data import TokenStream, validation_streams
+from training.model import CHECKPOINT_MODES
 from training.optim import build_optimizer, learning_rate, set_lr, warmup_steps
 
 # `--demo`: sized so that `make demo` trains `tiny` in about a minute on two CPU cores.
@@ -37,8 +38,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
     cfg = flags.from_args(TrainConfig, parser.parse_args(argv))
     if cfg.model not in FLAVORS:
         parser.error(f"--model must be one of {', '.join(FLAVORS)}, not {cfg.model!r}")
-    if cfg.activation_checkpoint not in ("none", "full", "selective"):
-        parser.error(f"--activation-checkpoint must be none, full or selective, not {cfg.activation_checkpoint!r}")
+    if cfg.activation_checkpoint not in CHECKPOINT_MODES:
+        parser.error(f"--activation-checkpoint must be one of {', '.join(CHECKPOINT_MODES)}, "
+                     f"not {cfg.activation_checkpoint!r}")
+    if cfg.loss_chunks < 0:
+        parser.error(f"--loss-chunks must be 0 (off) or a positive chunk count, not {cfg.loss_chunks}")
     if cfg.demo:
         demo = dict(DEMO, steps=cfg.steps or DEMO["steps"])  # an explicit --steps still wins
         cfg = dataclasses.replace(cfg, **demo)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import json
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from tests.fixtures.make_golden import ASSET, golden_losses
 from tests.fixtures.training import (
@@ -88,7 +90,7 @@ def test_table2_hyperparameters():
                    "65b": (8192, 64, 80, 1.5e-4, 4 * 2**20, 1.4e12, 2048)}
 
 
-@pytest.mark.parametrize("mode", ["full", "selective"])
+@pytest.mark.parametrize("mode", ["full", "selective", "selective-casts"])
 def test_activation_checkpointing_keeps_the_gradients(mode):
     tokens = torch.randint(0, SMALL.vocab_size, (2, 33), generator=torch.Generator().manual_seed(0))
     grads = {}
@@ -99,6 +101,82 @@ def test_activation_checkpointing_keeps_the_gradients(mode):
         grads[setting] = [p.grad.clone() for p in model.parameters()]
     for a, b in zip(grads["none"], grads[mode]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+class _CountOps(TorchDispatchMode):
+    """Counts the aten ops run inside it, by (op, the first argument's number of dimensions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts = collections.Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.counts[str(func), args[0].dim() if args and isinstance(args[0], torch.Tensor) else -1] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_selective_casts_keeps_autocasts_weight_copies_for_the_backward():
+    """Under bf16 autocast, `selective` casts every weight to bf16 again in the backward's
+    recomputation; `selective-casts` keeps the forward's copies, as no checkpointing does, with
+    the same gradients."""
+    tokens = torch.randint(0, SMALL.vocab_size, (2, 17), generator=torch.Generator().manual_seed(0))
+    casts, grads = {}, {}
+    for mode in ("none", "selective", "selective-casts"):
+        model = random_model().train()
+        model.set_activation_checkpointing(mode)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(tokens[:, :-1], tokens[:, 1:])
+        with _CountOps() as ops:
+            loss.backward()
+        casts[mode] = ops.counts["aten._to_copy.default", 2]  # 2-D: weights (and their gradients)
+        grads[mode] = [p.grad for p in model.parameters()]
+    assert casts["selective"] == casts["none"] + 7 * SMALL.n_layers  # wq wk wv wo w1 w2 w3 cast again
+    assert casts["selective-casts"] == casts["none"]
+    for a, b in zip(grads["selective"], grads["selective-casts"]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_selective_casts_keeps_the_weight_copies_under_compile_too():
+    """torch.compile's partitioner follows the policy: the backward graph casts each weight's
+    gradient to float32 and no weight to bf16 (`selective` there casts all seven again)."""
+    from functorch.compile import make_boxed_func, min_cut_rematerialization_partition
+    from torch._dynamo.backends.common import aot_autograd
+
+    casts = collections.Counter()
+
+    def backward_compiler(gm, example_inputs):
+        for node in gm.graph.nodes:
+            source = node.args[0].meta.get("val") if node.args and hasattr(node.args[0], "meta") else None
+            if node.target is torch.ops.aten._to_copy.default and source is not None and source.dim() == 2:
+                casts[node.kwargs["dtype"]] += 1
+        return make_boxed_func(gm.forward)
+
+    backend = aot_autograd(fw_compiler=lambda gm, example_inputs: make_boxed_func(gm.forward),
+                           bw_compiler=backward_compiler, partition_fn=min_cut_rematerialization_partition)
+    torch._dynamo.reset()
+    model = random_model(ModelArgs(dim=64, n_layers=1, n_heads=4, vocab_size=512, multiple_of=32)).train()
+    model.set_activation_checkpointing("selective-casts")
+    model.layers[0].compile(backend=backend)
+    tokens = torch.randint(0, 512, (2, 17), generator=torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model(tokens[:, :-1], tokens[:, 1:])
+    loss.backward()
+    torch._dynamo.reset()
+    assert casts == {torch.float32: 7}
+
+
+def test_selective_checkpointing_saves_attention_from_every_fused_kernel():
+    """Whichever kernel SDPA picks (cuDNN on some GPUs), its output is saved, not recomputed. The
+    math fallback is composite: it reaches the policy as the matmuls it is made of (saved)."""
+    from training.model import _SAVE
+
+    names = {name.split(".")[0].removeprefix("aten::") for name in torch._C._dispatch_get_all_op_names()
+             if name.startswith("aten::_scaled_dot_product_")}
+    kernels = [name for name in names if not name.endswith(("_backward", "_for_mps"))
+               and not torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{name}", "CompositeImplicitAutograd")]
+    assert len(kernels) >= 5
+    for name in kernels:
+        assert getattr(torch.ops.aten, name).default in _SAVE, name
 
 
 def test_rmsnorm_runs_in_float32():
