@@ -50,7 +50,7 @@ NOT_RUN: list[tuple[str, str]] = [
                     "tests of its package (tests/sources, tests/tokenizer, tests/tokens, tests/training)"),
     (r"make corpus SOURCE=commoncrawl INPUT='downloads/", "reads a downloaded Common Crawl WET file"),
     (r"make corpus ", _SOURCES_JOBS),
-    (r"make (lm|classifier)$", "trains on Wikipedia and crawl data; tests/sources/test_commoncrawl_models.py"),
+    (r"make (lm|classifier)\b", "trains on Wikipedia and crawl data; tests/sources/test_commoncrawl_models.py"),
     (r"make tokenizer", "trains on the clean corpus; tests/tokenizer/test_tokenizer.py"),
     (r"make tokens", "encodes the clean corpus; tests/tokens/test_tokens.py"),
     (r"make train ", "trains a model on token shards; tests/training/test_train.py"),
