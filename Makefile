@@ -13,8 +13,10 @@ CKPT_EVERY ?=
 SEQ_LEN ?= 2048
 VOCAB ?=
 TOTAL_TOKENS ?=
+TASKS ?=
+LIMIT ?=
 
-.PHONY: setup lock demo demo-cluster test sample corpus tokenizer tokens train report bench lm classifier clean-data
+.PHONY: setup lock demo demo-cluster test sample corpus tokenizer tokens train eval report bench lm classifier clean-data
 
 # TORCH=gpu installs requirements/gpu.lock (torch's CUDA build) instead of requirements/cpu.lock.
 setup:
@@ -52,6 +54,11 @@ tokens: setup
 train: setup
 	$(PY) -m training.train --model $(MODEL) --run-name $(RUN) --data '$(DATA)' \
 	  $(if $(STEPS),--steps $(STEPS)) $(if $(CKPT_EVERY),--ckpt-every $(CKPT_EVERY))
+
+# The paper's zero/few-shot benchmarks on runs/$(RUN)'s newest checkpoint (TASKS=all for every one).
+eval: setup
+	$(PY) -m training.evaluation --run-name $(RUN) --data '$(DATA)' $(if $(TASKS),--tasks $(TASKS)) \
+	  $(if $(LIMIT),--limit $(LIMIT))
 
 report: setup
 	$(PY) -m scripts.report --data '$(DATA)'

@@ -53,13 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     from training.evaluation.loading import load_hf, load_run
 
     run_dir = os.path.join(args.runs_dir, args.run) if args.run else args.hf
-    if args.hf:
-        model, tok = load_hf(args.hf)
-        meta = {"model": os.path.abspath(args.hf)}
-    else:
-        tokenizer = args.tokenizer or os.path.join(args.data, "tokenizer", "tokenizer.model")
-        model, tok, step = load_run(run_dir, tokenizer)
-        meta = {"model": os.path.abspath(run_dir), "step": step}
+    try:
+        if args.hf:
+            model, tok = load_hf(args.hf)
+            meta = {"model": os.path.abspath(args.hf)}
+        else:
+            tokenizer = args.tokenizer or os.path.join(args.data, "tokenizer", "tokenizer.model")
+            model, tok, step = load_run(run_dir, tokenizer)
+            meta = {"model": os.path.abspath(run_dir), "step": step}
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     want_cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if want_cuda else "cpu")
     model.to(device)

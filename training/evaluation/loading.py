@@ -47,7 +47,7 @@ def unpermute_rope(w: torch.Tensor, n_heads: int) -> torch.Tensor:
 def args_from_hf(config: dict) -> ModelArgs:
     heads = config["num_attention_heads"]
     if config.get("num_key_value_heads", heads) != heads:
-        raise SystemExit("error: grouped-query attention (num_key_value_heads != num_attention_heads) is not "
+        raise ValueError("grouped-query attention (num_key_value_heads != num_attention_heads) is not "
                          "LLaMA-1's architecture; this evaluator reads LLaMA-1-shaped models only")
     dim, hidden = config["hidden_size"], config["intermediate_size"]
     args = ModelArgs(dim=dim, n_layers=config["num_hidden_layers"], n_heads=heads, vocab_size=config["vocab_size"],
@@ -55,7 +55,7 @@ def args_from_hf(config: dict) -> ModelArgs:
                      rope_theta=config.get("rope_theta", 10000.0),
                      max_seq_len=config.get("max_position_embeddings", 2048))
     if args.ffn_hidden != hidden:
-        raise SystemExit(f"error: intermediate_size {hidden} is below 2/3 * 4 * {dim}: not a LLaMA feed-forward")
+        raise ValueError(f"intermediate_size {hidden} is below 2/3 * 4 * {dim}: not a LLaMA feed-forward")
     return args
 
 
@@ -65,7 +65,7 @@ def load_hf(folder: str) -> tuple[Transformer, Tokenizer]:
 
     config_path = os.path.join(folder, "config.json")
     if not os.path.exists(config_path):
-        raise SystemExit(f"error: {folder} is not a transformers model folder (no config.json)")
+        raise FileNotFoundError(f"{folder} is not a transformers model folder (no config.json)")
     with open(config_path, encoding="utf-8") as f:
         args = args_from_hf(json.load(f))
     tensors: dict[str, torch.Tensor] = {}
@@ -76,7 +76,7 @@ def load_hf(folder: str) -> tuple[Transformer, Tokenizer]:
     for names in hf_groups(args):
         for ours, theirs in names.items():
             if theirs not in tensors:
-                raise SystemExit(f"error: {folder} has no tensor {theirs} (a LlamaForCausalLM in safetensors?)")
+                raise ValueError(f"{folder} has no tensor {theirs} (a LlamaForCausalLM in safetensors?)")
             w = tensors[theirs].float()
             if ours.endswith(("attention.wq.weight", "attention.wk.weight")):
                 w = unpermute_rope(w, args.n_heads)
@@ -89,13 +89,14 @@ def load_hf(folder: str) -> tuple[Transformer, Tokenizer]:
 
 
 def load_run(run_dir: str, tokenizer_model: str) -> tuple[Transformer, Tokenizer, int]:
-    """The run's newest checkpoint (model weights only) and the tokenizer; (model, tok, step)."""
+    """The run's newest checkpoint (model weights only) and the tokenizer; (model, tok, step).
+    A missing checkpoint or tokenizer is a FileNotFoundError saying what to do."""
     path = checkpoint.latest(os.path.join(run_dir, "checkpoints"))
     if path is None:
-        raise SystemExit(f"error: no checkpoint in {run_dir}/checkpoints/: train the run first "
+        raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints/: train the run first "
                          f"(make train RUN=...), or give a transformers folder with --hf")
     if not os.path.exists(tokenizer_model):
-        raise SystemExit(f"error: no tokenizer at {tokenizer_model}: give --tokenizer, or run `make tokenizer`")
+        raise FileNotFoundError(f"no tokenizer at {tokenizer_model}: give --tokenizer, or run `make tokenizer`")
     meta = checkpoint.read_meta(path)
     model = Transformer(ModelArgs(**meta["model_args"]))
     model.load_state_dict(checkpoint.load_tensors(path, checkpoint.model_names(path)))
