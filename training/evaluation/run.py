@@ -8,7 +8,7 @@ import os
 import torch
 
 from training.evaluation import formats, rules
-from training.evaluation.scoring import greedy, loglikelihoods, make_group
+from training.evaluation.scoring import greedy, loglikelihoods, make_group, make_groups
 from training.evaluation.tasks import Task, load_items
 
 
@@ -20,8 +20,11 @@ def score_choices(model, tok, task: Task, items: list, device: torch.device, bud
     for item in items:
         conts = item.continuations()
         if len(item.contexts) == 1:
-            groups.append(make_group(tok, item.contexts[0], conts, max_len))
-            where.append([(len(groups) - 1, j) for j in range(len(conts))])
+            where.append([(0, 0)] * len(conts))
+            for group, indices in make_groups(tok, item.contexts[0], conts, max_len):
+                groups.append(group)
+                for j, i in enumerate(indices):
+                    where[-1][i] = (len(groups) - 1, j)
         else:  # one context per choice (WinoGrande)
             where.append([])
             for ctx, cont in zip(item.contexts, conts):

@@ -25,6 +25,7 @@ import torch
 class Group:
     context: list[int]
     continuations: list[list[int]]
+    cut: int = 0  # tokens cut from the context's start to fit the model
 
 
 def encode_pair(tok, context: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -38,11 +39,23 @@ def encode_pair(tok, context: str, continuation: str) -> tuple[list[int], list[i
 
 
 def make_group(tok, context: str, continuations: list[str], max_len: int) -> Group:
+    """The context once and its continuations; a context too long for the model keeps its end
+    (as much of it as the longest continuation leaves room for)."""
     pairs = [encode_pair(tok, context, c) for c in continuations]
     conts = [p[1] if p[1] else [tok.eos_id] for p in pairs]  # an empty continuation: score EOS
     ctx = pairs[0][0] if pairs else [tok.bos_id] + tok.encode(context)
     room = max(1, max_len + 1 - max((len(c) for c in conts), default=1))
-    return Group(ctx[-room:], conts)
+    return Group(ctx[-room:], conts, max(0, len(ctx) - room))
+
+
+def make_groups(tok, context: str, continuations: list[str], max_len: int) -> list[tuple[Group, list[int]]]:
+    """[(group, the continuations' indices)]: one group when the context fits beside every
+    continuation, else a group per continuation, each context cut to its own continuation (as
+    the harness truncates each pair)."""
+    whole = make_group(tok, context, continuations, max_len)
+    if not whole.cut or len(continuations) == 1:
+        return [(whole, list(range(len(continuations))))]
+    return [(make_group(tok, context, [c], max_len), [i]) for i, c in enumerate(continuations)]
 
 
 def _row(group: Group) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int]]:
