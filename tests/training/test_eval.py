@@ -173,3 +173,29 @@ def test_command_writes_records_summary_and_table(eval_model, capsys):  # noqa: 
                 assert r["correct"] == (r["prediction"] == r["gold"])
     mmlu = [json.loads(line) for line in open(os.path.join(eval_dir, "mmlu.jsonl"))]
     assert len({r["id"].split("/")[0] for r in mmlu}) == 4  # a small limit covers several subjects
+
+
+def test_training_records_task_accuracies_against_tokens(tmp_path, eval_model, capsys):  # noqa: F811
+    import shutil
+
+    from tests.fixtures.training import tiny_config, write_tokens
+    from training.train import parse, train
+
+    data = tmp_path / "data"
+    write_tokens(str(data), vocab=400)
+    (data / "tokenizer").mkdir()
+    shutil.copy(eval_model.tokenizer, data / "tokenizer" / "tokenizer.model")
+    cfg = tiny_config(str(data), str(tmp_path / "runs"), steps=4, eval_every=2, eval_tasks="arc_easy,boolq",
+                      eval_limit=3)
+    train(cfg)
+    with open(tmp_path / "runs" / "t" / "metrics.jsonl") as f:
+        rows = [json.loads(line) for line in f]
+    tasks_rows = [r for r in rows if "task_acc" in r]
+    assert [r["step"] for r in tasks_rows] == [2, 4]
+    steps = {r["step"]: r["tokens"] for r in rows if "loss" in r}
+    for r in tasks_rows:
+        assert r["tokens"] == steps[r["step"]] and set(r["task_acc"]) == {"arc_easy", "boolq"}
+        assert all(v in (0, 1 / 3, 2 / 3, 1) for v in r["task_acc"].values())
+    with pytest.raises(SystemExit):
+        parse(["--eval-tasks", "hellaswag,nope", "--data", str(data)])
+    assert "unknown task 'nope'" in capsys.readouterr().err

@@ -30,24 +30,25 @@ class Task:
     rule: str  # char_norm | uncond | raw | exact_match
     shots: int = 0  # the paper's setting (MMLU 5-shot, the rest zero-shot by default)
     table: str = "common sense"
+    chance: float = 0.0  # accuracy of a uniform random pick (1 / choices)
 
 
 TASKS: dict[str, Task] = {t.name: t for t in (
     # Table 3: common-sense reasoning, zero-shot.
-    Task("boolq", "BoolQ", "boolq/none/validation", formats.boolq, "uncond"),
-    Task("piqa", "PIQA", "piqa/plain_text/validation", formats.piqa, "char_norm"),
-    Task("siqa", "SIQA", "social_i_qa/none/validation", formats.siqa, "char_norm"),
-    Task("hellaswag", "HellaSwag", "hellaswag/none/validation", formats.hellaswag, "char_norm"),
-    Task("winogrande", "WinoGrande", "winogrande/winogrande_xl/validation", formats.winogrande, "raw"),
-    Task("arc_easy", "ARC-e", "ai2_arc/ARC-Easy/validation", formats.arc, "char_norm"),
-    Task("arc_challenge", "ARC-c", "ai2_arc/ARC-Challenge/validation", formats.arc, "char_norm"),
-    Task("openbookqa", "OBQA", "openbookqa/main/validation", formats.openbookqa, "uncond"),
+    Task("boolq", "BoolQ", "boolq/none/validation", formats.boolq, "uncond", chance=0.5),
+    Task("piqa", "PIQA", "piqa/plain_text/validation", formats.piqa, "char_norm", chance=0.5),
+    Task("siqa", "SIQA", "social_i_qa/none/validation", formats.siqa, "char_norm", chance=1 / 3),
+    Task("hellaswag", "HellaSwag", "hellaswag/none/validation", formats.hellaswag, "char_norm", chance=0.25),
+    Task("winogrande", "WinoGrande", "winogrande/winogrande_xl/validation", formats.winogrande, "raw", chance=0.5),
+    Task("arc_easy", "ARC-e", "ai2_arc/ARC-Easy/validation", formats.arc, "char_norm", chance=0.25),
+    Task("arc_challenge", "ARC-c", "ai2_arc/ARC-Challenge/validation", formats.arc, "char_norm", chance=0.25),
+    Task("openbookqa", "OBQA", "openbookqa/main/validation", formats.openbookqa, "uncond", chance=0.25),
     # Tables 4 and 5: closed-book question answering, exact match (0/1/5/64-shot by --shots).
     Task("nq_open", "NaturalQuestions", "nq_open/none/validation", formats.nq_open, "exact_match", table="closed-book QA"),
     Task("triviaqa", "TriviaQA", "trivia_qa/rc.wikipedia.nocontext/validation", formats.triviaqa, "exact_match",
          table="closed-book QA"),
     # Table 9: MMLU, 5-shot (the shots are each subject's dev split, as in Hendrycks et al. 2021).
-    Task("mmlu", "MMLU", "hails/mmlu_no_train", None, "raw", shots=5, table="MMLU"),
+    Task("mmlu", "MMLU", "hails/mmlu_no_train", None, "raw", shots=5, table="MMLU", chance=0.25),
 )}
 
 
