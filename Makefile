@@ -15,6 +15,7 @@ VOCAB ?=
 TOTAL_TOKENS ?=
 TASKS ?=
 LIMIT ?=
+HF ?=
 
 .PHONY: setup lock demo demo-cluster test sample corpus tokenizer tokens train eval report bench lm classifier clean-data
 
@@ -55,10 +56,11 @@ train: setup
 	$(PY) -m training.train --model $(MODEL) --run-name $(RUN) --data '$(DATA)' \
 	  $(if $(STEPS),--steps $(STEPS)) $(if $(CKPT_EVERY),--ckpt-every $(CKPT_EVERY))
 
-# The paper's zero/few-shot benchmarks on runs/$(RUN)'s newest checkpoint (TASKS=all for every one).
+# The paper's zero/few-shot benchmarks on runs/$(RUN)'s newest checkpoint (TASKS=all for every one;
+# HF=<dir>: a transformers LLaMA folder instead, results still in runs/$(RUN)/eval/).
 eval: setup
 	$(PY) -m training.evaluation --run-name $(RUN) --data '$(DATA)' $(if $(TASKS),--tasks $(TASKS)) \
-	  $(if $(LIMIT),--limit $(LIMIT))
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(HF),--hf '$(HF)')
 
 report: setup
 	$(PY) -m scripts.report --data '$(DATA)'
