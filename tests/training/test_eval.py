@@ -18,7 +18,7 @@ from training.evaluation.__main__ import main
 from training.evaluation.formats import Item
 from training.evaluation.loading import Tokenizer, load_hf, load_run
 from training.evaluation.run import score_choices
-from training.evaluation.scoring import encode_pair, greedy, loglikelihoods, make_group
+from training.evaluation.scoring import encode_pair, greedy, loglikelihoods, make_group, make_groups
 from training.tools import generate
 
 CPU = torch.device("cpu")
@@ -52,6 +52,24 @@ def test_packed_loglikelihoods_equal_plain_forward_passes(loaded):
             c, x = encode_pair(tok, ctx, cont)
             assert n == len(x) and c == group.context
             assert ll == pytest.approx(plain_loglik(model, c, x), abs=1e-4)
+
+
+def test_a_context_or_continuation_longer_than_the_model_is_cut_to_fit(loaded):
+    model, tok = loaded
+    long_ctx, long_cont = "It was a fine day. " * 200, " and then" * 400
+    short = [" It rained", " Rain", " It rained", " Rain"]
+    groups = make_groups(tok, long_ctx, short, model.args.max_seq_len)
+    lengths = {len(encode_pair(tok, long_ctx, c)[1]) for c in short}
+    assert len(groups) == len(lengths) < len(short)  # one cut serves the continuations of one length
+    assert sorted(idx for _, idx in groups) == [[0, 2], [1, 3]]
+    groups = make_groups(tok, long_ctx, [" It rained", long_cont], model.args.max_seq_len)
+    assert [g.cut > 0 for g, _ in groups] == [True, True] and [i for _, i in groups] == [[0], [1]]
+    assert len(groups[1][0].context) == 1 and len(groups[1][0].continuations[0]) == model.args.max_seq_len
+    scores = loglikelihoods(model, [g for g, _ in groups], CPU)
+    c, x = groups[0][0].context, groups[0][0].continuations[0]
+    assert len(c) + len(x) == model.args.max_seq_len + 1
+    assert scores[0][0][0] == pytest.approx(plain_loglik(model, c, x), abs=1e-4)
+    assert scores[1][0][1] == model.args.max_seq_len
 
 
 def test_checkpoint_and_transformers_folder_give_the_same_scores(loaded, eval_model):  # noqa: F811

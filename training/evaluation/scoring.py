@@ -40,9 +40,10 @@ def encode_pair(tok, context: str, continuation: str) -> tuple[list[int], list[i
 
 def make_group(tok, context: str, continuations: list[str], max_len: int) -> Group:
     """The context once and its continuations; a context too long for the model keeps its end
-    (as much of it as the longest continuation leaves room for)."""
+    (as much of it as the longest continuation leaves room for). A continuation longer than the
+    model's context is scored on its first max_len tokens, after the context's last token."""
     pairs = [encode_pair(tok, context, c) for c in continuations]
-    conts = [p[1] if p[1] else [tok.eos_id] for p in pairs]  # an empty continuation: score EOS
+    conts = [p[1][:max_len] if p[1] else [tok.eos_id] for p in pairs]  # an empty continuation: score EOS
     ctx = pairs[0][0] if pairs else [tok.bos_id] + tok.encode(context)
     room = max(1, max_len + 1 - max((len(c) for c in conts), default=1))
     return Group(ctx[-room:], conts, max(0, len(ctx) - room))
@@ -50,12 +51,15 @@ def make_group(tok, context: str, continuations: list[str], max_len: int) -> Gro
 
 def make_groups(tok, context: str, continuations: list[str], max_len: int) -> list[tuple[Group, list[int]]]:
     """[(group, the continuations' indices)]: one group when the context fits beside every
-    continuation, else a group per continuation, each context cut to its own continuation (as
-    the harness truncates each pair)."""
+    continuation; else one group per continuation length, its context cut to fit that length
+    (the harness cuts each pair to fit its own continuation)."""
     whole = make_group(tok, context, continuations, max_len)
-    if not whole.cut or len(continuations) == 1:
+    if not whole.cut:
         return [(whole, list(range(len(continuations))))]
-    return [(make_group(tok, context, [c], max_len), [i]) for i, c in enumerate(continuations)]
+    by_length: dict[int, list[int]] = {}
+    for i, cont in enumerate(whole.continuations):
+        by_length.setdefault(len(cont), []).append(i)
+    return [(make_group(tok, context, [continuations[i] for i in idx], max_len), idx) for idx in by_length.values()]
 
 
 def _row(group: Group) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int]]:
