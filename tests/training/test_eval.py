@@ -113,6 +113,7 @@ def test_exact_match_normalisation():
     assert rules.exact_match("An  apple", ["apple", "pear"])
     assert not rules.exact_match("Paris, France", ["Paris"])
     assert not rules.exact_match("", ["Paris"])
+    assert not rules.exact_match("", ["---"]) and not rules.exact_match("...", [")"])  # nothing is not an answer
 
 
 def test_few_shot_prompts_are_deterministic_by_seed_and_never_hold_the_item():

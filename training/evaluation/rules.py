@@ -38,5 +38,7 @@ def normalize_answer(text: str) -> str:
 
 
 def exact_match(prediction: str, answers: list[str]) -> bool:
+    """Normalised prediction equal to a normalised answer; an empty one matches nothing (NQ has
+    answers such as "---" that normalise to nothing, and a model that says nothing knows none)."""
     pred = normalize_answer(prediction)
-    return any(pred == normalize_answer(a) for a in answers)
+    return bool(pred) and any(pred == normalize_answer(a) for a in answers)
