@@ -13,6 +13,7 @@ CKPT_EVERY ?=
 SEQ_LEN ?= 2048
 VOCAB ?=
 TOTAL_TOKENS ?=
+LANGUAGES ?=
 TASKS ?=
 LIMIT ?=
 HF ?=
@@ -68,8 +69,9 @@ report: setup
 bench: setup
 	$(PY) -m benchmarks.run
 
+# LANGUAGES=en,de,...: a model per language (default: the languages the CommonCrawl job keeps).
 lm: setup
-	$(PY) -m sources.commoncrawl.lm --data '$(DATA)' $(BEAM_ARGS)
+	$(PY) -m sources.commoncrawl.lm --data '$(DATA)' $(if $(LANGUAGES),--languages '$(LANGUAGES)') $(BEAM_ARGS)
 
 classifier: setup
 	$(PY) -m sources.commoncrawl.classifier --data '$(DATA)' $(BEAM_ARGS)

@@ -1,9 +1,13 @@
 """`make lm` and `make classifier`: peak memory at 1x and 4x their input, with the sample caps
 below the 1x input, so what is measured is the cap, not the corpus (goal: flat, 4x ~ 1x).
 
-Input: clean Wikipedia (the 106 articles of the enwiki dump asset as a clean shard) and raw
-CommonCrawl (the sample's WET files, `samples.commoncrawl.build`); 4x is four copies of each with
-new ids (a clean shard per copy; the sample built with four seeds, so new WARC record ids).
+Input: clean Wikipedia in three languages, as the Wikipedia job writes it (`meta.language`): the
+106 articles of the enwiki dump asset (en, ~3.3M characters of training lines), Debian's German
+fortunes in documents of 20 (de, ~2.7M; none where fortunes-de is not installed) and the bgwiki
+asset (bg, ~8,000 characters: below `--min-chars`, so it gets no model); `make lm` is run with
+`--languages en,de,bg`, one streamed pass and a capped sample per language. Raw CommonCrawl: the
+sample's WET files (`samples.commoncrawl.build`). 4x is four copies of each with new ids (a clean
+shard per copy; the sample built with four seeds, so new WARC record ids).
 Every run is its own process; its peak is that process's VmHWM (lmplz, a child, not counted).
 Full mode adds the commands at their default caps (above this input: the whole input is held).
 
@@ -23,27 +27,45 @@ import time
 from benchmarks.common import Row
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# Caps below the 1x input (~3.3M characters of Wikipedia lines, ~110 articles, ~320 English and
-# ~375 raw pages), small enough that each command runs in seconds.
-LM_CAPS = ["--max-chars", "1000000", "--reference-pages", "100", "--vocab-size", "2000"]
+# Caps below the 1x input (~3.3M characters of English Wikipedia lines and ~2.7M of German, ~320
+# English and ~375 raw pages), small enough that each command runs in seconds.
+LANGUAGES = ("en", "de", "bg")
+LM_CAPS = ["--languages", ",".join(LANGUAGES), "--max-chars", "1000000", "--reference-pages", "100",
+           "--vocab-size", "2000"]
+FORTUNES_A_DOC = 20
 CLASSIFIER_CAPS = ["--max-examples", "50", "--epochs", "5"]
+
+
+def wikipedia_texts() -> dict[str, list[str]]:
+    """The 1x clean Wikipedia text of each language of LANGUAGES."""
+    import random
+
+    from pipeline.assets import asset_path
+    from samples.commoncrawl import fortunes
+    from sources.commoncrawl import lm
+
+    sayings = fortunes("de", random.Random(0))
+    return {"en": list(lm.dump_texts(asset_path(lm.ENWIKI_ASSET))),
+            "de": ["\n".join(sayings[i:i + FORTUNES_A_DOC]) for i in range(0, len(sayings), FORTUNES_A_DOC)],
+            "bg": list(lm.dump_texts(asset_path("bgwiki-latest-pages-articles-shortened.xml.bz2")))}
 
 
 def write_input(data: str, copies: int) -> int:
     """`copies` copies of the clean Wikipedia and raw CommonCrawl input under `data`; returns bytes."""
     from pipeline.assets import asset_path
     from samples import commoncrawl as sample
-    from sources.commoncrawl import lm
 
     clean = os.path.join(data, "clean", "wikipedia")
     raw = os.path.join(data, "raw", "commoncrawl")
     os.makedirs(clean, exist_ok=True)
-    articles = list(lm.dump_texts(asset_path(lm.ENWIKI_ASSET)))
+    texts = wikipedia_texts()
     for copy in range(copies):
         with gzip.open(os.path.join(clean, f"wikipedia-{copy:05d}-of-{copies:05d}.jsonl.gz"), "wt",
                        encoding="utf-8") as f:
-            for i, text in enumerate(articles):
-                f.write(json.dumps({"id": f"wikipedia/{copy}/{i}", "text": text, "source": "wikipedia"}) + "\n")
+            for lang, docs in texts.items():
+                for i, text in enumerate(docs):
+                    f.write(json.dumps({"id": f"wikipedia/{lang}/{copy}/{i}", "text": text, "source": "wikipedia",
+                                        "meta": {"language": lang}}) + "\n")
         os.makedirs(os.path.join(raw, f"copy{copy}"), exist_ok=True)
         sample.build(os.path.join(raw, f"copy{copy}"), os.path.dirname(asset_path("lid.176.ftz")), 1234 + copy)
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(data) for f in names)
@@ -74,6 +96,8 @@ def measured(command: str, data: str, caps: list[str]) -> dict:
         raise RuntimeError(f"{' '.join(cmd[2:6])} failed: {proc.stderr.strip()[-500:]}")
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["rc"] == 0, result
+    if command == "lm":  # the languages that got a model (bg has too little text for one)
+        result["models"] = sorted(name.split(".")[0] for name in os.listdir(out) if name.endswith(".arpa.bin"))
     return result
 
 
@@ -89,7 +113,7 @@ def rows_for(command: str, label: str, one: dict, four: dict, note: str) -> list
 def run(quick: bool = True) -> list[Row]:
     runs = [("capped", LM_CAPS, CLASSIFIER_CAPS)]
     if not quick:
-        runs.append(("default caps", ["--vocab-size", "2000"], ["--epochs", "5"]))
+        runs.append(("default caps", [*LM_CAPS[:2], "--vocab-size", "2000"], ["--epochs", "5"]))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = {n: os.path.join(tmp, f"{n}x") for n in (1, 4)}
@@ -98,7 +122,9 @@ def run(quick: bool = True) -> list[Row]:
         for label, lm_caps, classifier_caps in runs:
             for command, caps in (("lm", lm_caps), ("classifier", classifier_caps)):
                 one, four = (measured(command, data[n], caps) for n in (1, 4))
-                rows += rows_for(command, label, one, four, f"{' '.join(caps)}; {note}")
+                models = f"; models for {','.join(one['models'])}" if command == "lm" else ""
+                assert one.get("models") == four.get("models"), (one, four)
+                rows += rows_for(command, label, one, four, f"{' '.join(caps)}{models}; {note}")
     return rows
 
 

@@ -1,22 +1,27 @@
-"""`make lm`: the Wikipedia language model CCNet scores CommonCrawl pages with.
+"""`make lm`: the Wikipedia language models CCNet scores CommonCrawl pages with, one per language.
 
-    python -m sources.commoncrawl.lm --data data [--max-chars N] [--seed S] [beam flags]
+    python -m sources.commoncrawl.lm --data data [--languages en,de] [--max-chars N] [--seed S] [beam flags]
 
-As CCNet's `Makefile` (`lm` target): a SentencePiece unigram model is trained on Wikipedia
-text, the text is cut into pieces, `lmplz -o 5 --discount_fallback` estimates a 5-gram ARPA
-model and `build_binary` turns it into KenLM's binary format. Then, as CCNet's `cutoff.csv`
-was made, the 30th and 60th perplexity percentiles of a reference sample of English
-CommonCrawl pages (the raw pages under DATA/raw/commoncrawl that fastText calls English) are
-written as the head/middle/tail cutoffs (`cutoffs.py`).
+As CCNet's `Makefile` (`lm` target, one model per language from that language's Wikipedia): a
+SentencePiece unigram model is trained on the language's Wikipedia text, the text is cut into
+pieces, `lmplz -o 5 --discount_fallback` estimates a 5-gram ARPA model and `build_binary` turns
+it into KenLM's binary format. Then, as CCNet's `cutoff.csv` was made, the 30th and 60th
+perplexity percentiles of a reference sample of the language's CommonCrawl pages (the raw pages
+under DATA/raw/commoncrawl that fastText calls that language) are written as its
+head/middle/tail cutoffs (`cutoffs.py`).
 
-Wikipedia text comes from the Wikipedia source's output (DATA/clean/wikipedia/*.jsonl.gz);
-when that is missing, from the real English Wikipedia dump in .cache/assets (said on stdout).
-The training text is a seeded sample of its paragraphs, at most `--max-chars` characters, drawn
-as the shards stream (`sampling.py`): memory is bounded by that setting, not by the corpus.
+Wikipedia text comes from the Wikipedia source's output (DATA/clean/wikipedia/*.jsonl.gz), each
+document's language being its `meta["language"]`; when that output is missing, from the real
+English Wikipedia dump in .cache/assets (said on stdout). `--languages` defaults to what the
+CommonCrawl job keeps. The shards are read once: each language's training text is a seeded
+sample of its paragraphs, at most `--max-chars` characters a language, drawn as the shards
+stream (`sampling.py`), so memory is bounded by `--max-chars` times the number of languages,
+not by the corpus. A language with less than `--min-chars` of text gets no model, said on
+stdout (the others are still trained; with none trained, the command fails).
 DATA and `--lm-dir` may be object-store URLs (`s3://`, `gs://`; Beam's `--s3_*` flags reach
 the store): everything is read and written through Beam's FileSystems; the models are trained
 in a local temporary folder and copied to `--lm-dir`, each file appearing only when complete.
-Writes DATA/models/en.sp.model, en.arpa.bin, en.cutoffs.json.
+Writes DATA/models/<lang>.sp.model, <lang>.arpa.bin, <lang>.cutoffs.json for each language.
 """
 
 from __future__ import annotations
@@ -33,10 +38,11 @@ from typing import Iterable, Iterator
 
 from apache_beam.io.filesystems import FileSystems
 
+from sources.commoncrawl import LANGUAGES
 from sources.commoncrawl.cutoffs import REFERENCE_PAGES, write_cutoffs
 from sources.commoncrawl.normalize import normalize
-from sources.commoncrawl.perplexity import CUTOFFS, LM_MODEL, SP_MODEL
-from sources.commoncrawl.sampling import SEED, SeededSample, clean_docs, clean_shards
+from sources.commoncrawl.perplexity import model_paths
+from sources.commoncrawl.sampling import SEED, SeededSample, clean_docs_with_language, clean_shards
 
 __all__ = ["write_cutoffs"]  # kept importable from here: `make lm` writes the cutoffs too
 
@@ -46,6 +52,10 @@ MIN_LINE_CHARS = 20  # paragraphs shorter than this are headings and list stubs,
 # per-line overhead): 100M characters (~17M words) keep `make lm` under ~200 MB of its own, and
 # SentencePiece reads at most 2M of its lines anyway (`input_sentence_size` below).
 MAX_CHARS = 100_000_000
+# A language with less training text than this gets no model: 100,000 characters are ~15,000
+# words, a few Wikipedia articles; a 5-gram estimated from less is mostly back-off, and its
+# perplexity would rank pages by their overlap with those few articles, not by their quality.
+MIN_CHARS = 100_000
 
 
 def dump_texts(path: str) -> Iterator[str]:
@@ -64,17 +74,24 @@ def dump_texts(path: str) -> Iterator[str]:
             elem.clear()
 
 
-def wikipedia_docs(data: str) -> tuple[Iterator[tuple[str, str]], str]:
-    """((id, text) streamed, where from): the Wikipedia source's clean output under `data` (a
-    path or URL), else the enwiki dump asset. Raises `OSError` when the store cannot be read."""
+def language_docs(data: str) -> tuple[Iterator[tuple[str, str, str]], str]:
+    """((id, text, language) streamed, where from): the Wikipedia source's clean output under
+    `data` (a path or URL), else the enwiki dump asset (all "en"). Raises `OSError` when the
+    store cannot be read."""
     directory = FileSystems.join(data, "clean", "wikipedia")
     shards = clean_shards(directory)
     if shards:
-        return (doc for path in shards for doc in clean_docs(path)), directory
+        return (doc for path in shards for doc in clean_docs_with_language(path)), directory
     from pipeline.assets import asset_path
 
     dump = asset_path(ENWIKI_ASSET)
-    return ((f"enwiki/{n}", text) for n, text in enumerate(dump_texts(dump))), f"{dump} (no {directory} yet)"
+    return ((f"enwiki/{n}", text, "en") for n, text in enumerate(dump_texts(dump))), f"{dump} (no {directory} yet)"
+
+
+def wikipedia_docs(data: str) -> tuple[Iterator[tuple[str, str]], str]:
+    """((id, text) streamed, where from), every language: `language_docs` without the language."""
+    docs, origin = language_docs(data)
+    return ((doc_id, text) for doc_id, text, _ in docs), origin
 
 
 def corpus_lines(text: str) -> Iterator[str]:
@@ -89,12 +106,23 @@ def sample_lines(docs: Iterable[str | tuple[str, str]], max_chars: int = MAX_CHA
                  seed: int = SEED) -> SeededSample:
     """A seeded sample of the training lines of `docs` ((id, text) pairs, or texts keyed by their
     number), at most `max_chars` characters with newlines; the lines in their input order."""
-    sample = SeededSample(seed, max_size=max_chars)
-    for number, doc in enumerate(docs):
-        doc_id, text = doc if isinstance(doc, tuple) else (str(number), doc)
+    keyed = (doc if isinstance(doc, tuple) else (str(number), doc) for number, doc in enumerate(docs))
+    return sample_by_language(((doc_id, text, "") for doc_id, text in keyed), ("",), max_chars, seed)[""]
+
+
+def sample_by_language(docs: Iterable[tuple[str, str, str]], languages: tuple[str, ...],
+                       max_chars: int = MAX_CHARS, seed: int = SEED) -> dict[str, SeededSample]:
+    """One pass over (id, text, language) `docs`: per language of `languages`, a seeded sample of
+    its documents' training lines, at most `max_chars` characters with newlines. A document of
+    another language is passed over before its text is touched."""
+    samples = {lang: SeededSample(seed, max_size=max_chars) for lang in languages}
+    for doc_id, text, language in docs:
+        sample = samples.get(language)
+        if sample is None:
+            continue
         for line_number, line in enumerate(corpus_lines(text)):
             sample.offer(f"{doc_id}/{line_number}", line, len(line) + 1)
-    return sample
+    return samples
 
 
 def write_corpus(lines: list[str], path: str) -> int:
@@ -132,7 +160,7 @@ def train_kenlm(corpus: str, sp_model: str, out_bin: str, order: int, tmp: str) 
     with open(corpus, encoding="utf-8") as src, open(pieces, "w", encoding="utf-8") as out:
         for line in src:
             out.write(" ".join(sp.encode(line.rstrip("\n"), out_type=str)) + "\n")
-    arpa = os.path.join(tmp, "en.arpa")
+    arpa = os.path.join(tmp, "lm.arpa")
     with open(pieces, "rb") as stdin, open(arpa, "wb") as stdout:
         # CCNet's Makefile: lmplz -o 5 --discount_fallback (memory capped: the machine is shared)
         subprocess.run([kenlm_binary("lmplz"), "-o", str(order), "--discount_fallback", "-S", "20%",
@@ -141,25 +169,52 @@ def train_kenlm(corpus: str, sp_model: str, out_bin: str, order: int, tmp: str) 
                    stderr=subprocess.DEVNULL, check=True)
 
 
-def train_lm(docs: Iterable[str | tuple[str, str]], lm_dir: str, vocab_size: int = 8000, order: int = 5,
-             max_chars: int = MAX_CHARS, seed: int = SEED) -> int:
-    """SentencePiece + KenLM from a seeded sample of `docs` (texts, or (id, text) pairs) into
-    `lm_dir` (a path or URL); returns the training lines (0: nothing written)."""
+def train_corpus(corpus: str, lm_dir: str, vocab_size: int = 8000, order: int = 5, language: str = "en") -> None:
+    """SentencePiece + KenLM from the local training file `corpus` (a line a line) into `lm_dir`
+    (a path or URL), under the language's names (`perplexity.model_paths`)."""
     from pipeline.localcache import copy_file
 
-    lines = sample_lines(docs, max_chars, seed).items()
-    if not lines:
-        return 0
+    paths = model_paths(lm_dir, language)
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = os.path.join(tmp, "sp")
+        train_sentencepiece(corpus, prefix, vocab_size)
+        train_kenlm(corpus, prefix + ".model", os.path.join(tmp, "lm.bin"), order, tmp)
+        copy_file(os.path.join(tmp, "lm.bin"), paths["lm"])
+        copy_file(prefix + ".model", paths["sp"])
+
+
+def train_lm(docs: Iterable[str | tuple[str, str]], lm_dir: str, vocab_size: int = 8000, order: int = 5,
+             max_chars: int = MAX_CHARS, seed: int = SEED, language: str = "en") -> int:
+    """SentencePiece + KenLM from a seeded sample of `docs` (texts, or (id, text) pairs, all of
+    `language`) into `lm_dir` (a path or URL); returns the training lines (0: nothing written)."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "wiki.txt")
-        n_lines = write_corpus(lines, corpus)
-        del lines  # SentencePiece reads the file: the sample need not stay in memory beside it
-        prefix = os.path.join(tmp, "en.sp")
-        train_sentencepiece(corpus, prefix, vocab_size)
-        train_kenlm(corpus, prefix + ".model", os.path.join(tmp, LM_MODEL), order, tmp)
-        copy_file(os.path.join(tmp, LM_MODEL), FileSystems.join(lm_dir, LM_MODEL))
-        copy_file(prefix + ".model", FileSystems.join(lm_dir, SP_MODEL))
+        # the sample is let go once written: SentencePiece and lmplz read the file
+        n_lines = write_corpus(sample_lines(docs, max_chars, seed).items(), corpus)
+        if n_lines:
+            train_corpus(corpus, lm_dir, vocab_size, order, language)
     return n_lines
+
+
+def train_languages(docs: Iterable[tuple[str, str, str]], lm_dir: str, languages: tuple[str, ...],
+                    vocab_size: int = 8000, order: int = 5, max_chars: int = MAX_CHARS,
+                    min_chars: int = MIN_CHARS, seed: int = SEED) -> tuple[dict[str, int], dict[str, int]]:
+    """One model per language from one pass over (id, text, language) `docs`, each trained on its
+    own language's sample only, into `lm_dir`. Returns ({language: training lines} of the models
+    written, {language: characters found} of those with less than `min_chars`: no model)."""
+    samples = sample_by_language(docs, languages, max_chars, seed)
+    trained, too_little = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpora = {}
+        for lang in languages:  # every sample to a file first: none is held while a model trains
+            if samples[lang].size < max(min_chars, 1):  # an empty corpus trains nothing
+                too_little[lang] = samples.pop(lang).size
+                continue
+            corpora[lang] = os.path.join(tmp, f"{lang}.txt")
+            trained[lang] = write_corpus(samples.pop(lang).items(), corpora[lang])
+        for lang, corpus in corpora.items():
+            train_corpus(corpus, lm_dir, vocab_size, order, lang)
+    return trained, too_little
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,14 +225,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lm-dir", default=None, help="where the models go, a path or URL (default: DATA/models)")
     parser.add_argument("--vocab-size", type=int, default=8000, help="SentencePiece vocabulary (default: 8000)")
     parser.add_argument("--order", type=int, default=5, help="n-gram order (default: 5, as CCNet)")
-    parser.add_argument("--max-chars", type=int, default=MAX_CHARS,
-                        help=f"most characters of Wikipedia text to train on, a seeded sample (default: {MAX_CHARS:,})")
-    parser.add_argument("--reference-pages", type=int, default=REFERENCE_PAGES,
-                        help=f"most English raw pages the cutoffs are measured on (default: {REFERENCE_PAGES})")
+    parser.add_argument("--languages", type=language_list, default=LANGUAGES,
+                        help="fastText lid.176 codes, comma-separated: a model for each (default: what the "
+                             f"CommonCrawl job keeps, {','.join(LANGUAGES)})")
+    parser.add_argument("--max-chars", type=int, default=MAX_CHARS, help="most characters of a language's "
+                        f"Wikipedia text to train on, a seeded sample (default: {MAX_CHARS:,})")
+    parser.add_argument("--min-chars", type=int, default=MIN_CHARS, help="a language with less Wikipedia text "
+                        f"than this gets no model (default: {MIN_CHARS:,})")
+    parser.add_argument("--reference-pages", type=int, default=REFERENCE_PAGES, help="most raw pages of a "
+                        f"language its cutoffs are measured on (default: {REFERENCE_PAGES})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling seed (default: {SEED})")
     parser.add_argument("--lid-model", default="", help="fastText language-ID model for the reference pages "
                         "(default: data/models/lid.176.bin if there, else the setup asset)")
     return parser
+
+
+def language_list(value: str) -> tuple[str, ...]:
+    """`--languages en,de`: the codes, in order, each once."""
+    return tuple(dict.fromkeys(code.strip() for code in value.split(",") if code.strip()))
+
+
+def check_languages(args: argparse.Namespace) -> str:
+    """"" when `--languages` names lid.176 languages and `--min-chars` fits `--max-chars`, else the
+    error line. (A language the CommonCrawl job could never see has no use for a model.)"""
+    from pipeline.langid import lid_model_path, load_fasttext
+    from pipeline.localcache import store_error
+
+    if args.min_chars > args.max_chars:
+        return f"--min-chars {args.min_chars:,} is above --max-chars {args.max_chars:,}: no language could get a model"
+    if not args.languages:
+        return "--languages names no language (e.g. --languages en,de)"
+    try:
+        known = {label.replace("__label__", "") for label in load_fasttext(lid_model_path(args.lid_model)).get_labels()}
+    except Exception as exc:  # a missing or unreadable model
+        return f"cannot read the language-ID model: {store_error(exc)}"
+    unknown = [code for code in args.languages if code not in known]
+    if unknown:
+        return (f"unknown language code{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} in "
+                f"--languages: not among fastText lid.176's {len(known)} languages (e.g. en, de, fr, ru)")
+    return ""
 
 
 def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
@@ -190,7 +276,7 @@ def parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.N
     if unknown:
         parser.exit(2, f"error: unknown flag{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}: "
                        "neither this command nor Apache Beam knows it (see --help)\n")
-    for name in ("max_chars", "reference_pages", "max_examples"):
+    for name in ("max_chars", "min_chars", "reference_pages", "max_examples"):
         if getattr(args, name, 1) < 1:
             parser.exit(2, f"error: --{name.replace('_', '-')} must be at least 1\n")
     args.beam_options = use_filesystems(rest)
@@ -219,42 +305,58 @@ def writable(directory: str, flag: str, args: argparse.Namespace) -> str:
     return ""
 
 
-def publish(local: str, lm_dir: str) -> None:
-    """Copies the models trained in the local folder `local` to `lm_dir` (a path or URL), each file
-    appearing only when complete; a cutoffs file `local` lacks is removed from `lm_dir` too."""
+def publish(local: str, lm_dir: str, languages: tuple[str, ...]) -> None:
+    """Copies the models of `languages` trained in the local folder `local` to `lm_dir` (a path or
+    URL), each file appearing only when complete; a cutoffs file `local` lacks is removed from
+    `lm_dir` too. Other languages' files in `lm_dir` are left as they are."""
     from pipeline.localcache import copy_file
 
-    for name in (LM_MODEL, SP_MODEL, CUTOFFS):
-        target = FileSystems.join(lm_dir, name)
-        if os.path.exists(os.path.join(local, name)):
-            copy_file(os.path.join(local, name), target)
-        elif FileSystems.exists(target):
-            FileSystems.delete([target])
+    for lang in languages:
+        here, there = model_paths(local, lang), model_paths(lm_dir, lang)
+        for key in ("lm", "sp", "cutoffs"):
+            if os.path.exists(here[key]):
+                copy_file(here[key], there[key])
+            elif FileSystems.exists(there[key]):
+                FileSystems.delete([there[key]])
+
+
+def no_model(lang: str, chars: int, origin: str, args: argparse.Namespace, lm_dir: str) -> str:
+    """Why `lang` got no model, and what the CommonCrawl job does about it, in one line."""
+    older = model_paths(lm_dir, lang)["sp"]
+    kept = f"; the {lang} model already in {lm_dir} is left as it is" if FileSystems.exists(older) else ""
+    return (f"{lang}: no model: {chars:,} characters of {lang} Wikipedia text in {origin}, fewer than --min-chars "
+            f"{args.min_chars:,}; a CommonCrawl job keeping {lang} stops before it starts until {lang}.sp.model and "
+            f"{lang}.arpa.bin are in its --lm-dir (more {lang} Wikipedia text, or CCNet's model){kept}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(build_parser(), argv)
     lm_dir = args.lm_dir or FileSystems.join(args.data, "models")
-    problem = writable(lm_dir, "--lm-dir", args)
+    problem = writable(lm_dir, "--lm-dir", args) or check_languages(args)
     if problem:
         return error(problem)
     try:
-        docs, origin = wikipedia_docs(args.data)
-        print(f"[lm] Wikipedia text from {origin}", flush=True)
+        docs, origin = language_docs(args.data)
+        print(f"[lm] Wikipedia text from {origin}; languages {','.join(args.languages)}", flush=True)
         with tempfile.TemporaryDirectory() as local:  # KenLM and SentencePiece write local files
-            lines = train_lm(docs, local, args.vocab_size, args.order, args.max_chars, args.seed)
-            if lines == 0:
-                return error(f"no Wikipedia text found in {origin}")
+            trained, too_little = train_languages(docs, local, args.languages, args.vocab_size, args.order,
+                                                  args.max_chars, args.min_chars, args.seed)
+            skipped = [no_model(lang, chars, origin, args, lm_dir) for lang, chars in too_little.items()]
+            if not trained:
+                return error("; ".join(skipped))
             raw_dir = FileSystems.join(args.data, "raw", "commoncrawl")
-            said = write_cutoffs(local, raw_dir, args.reference_pages, args.seed, args.lid_model)
-            publish(local, lm_dir)
+            said = write_cutoffs(local, raw_dir, args.reference_pages, args.seed, args.lid_model, tuple(trained))
+            publish(local, lm_dir, tuple(trained))
     except OSError as exc:  # the data cannot be read (an unreadable shard, a store that refuses)
         from pipeline.localcache import store_error
 
         return error(store_error(exc))
-    print(f"[lm] {lines} lines (at most {args.max_chars:,} characters, seed {args.seed}) -> "
-          f"{FileSystems.join(lm_dir, SP_MODEL)}, {FileSystems.join(lm_dir, LM_MODEL)}", flush=True)
-    print(f"[lm] {said}", flush=True)
+    for lang, lines in trained.items():
+        paths = model_paths(lm_dir, lang)
+        print(f"[lm] {lang}: {lines} lines (at most {args.max_chars:,} characters, seed {args.seed}) -> "
+              f"{paths['sp']}, {paths['lm']}", flush=True)
+    for line in said + skipped:
+        print(f"[lm] {line}", flush=True)
     return 0
 
 

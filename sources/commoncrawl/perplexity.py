@@ -13,7 +13,8 @@ present.
 
 The models are per language, as in CCNet (`DocLM` picks each page's LM by its `language`):
 `<lm_dir>/<lang>.sp.model`, `<lang>.arpa.bin` and `<lang>.cutoffs.json`, the names of CCNet's
-released LMs, so those can be dropped in for other languages. `make lm` builds English; a page is
+released LMs, so those can be dropped in too. `make lm LANGUAGES=en,de` builds one per language
+from that language's Wikipedia text (none for a language with too little of it); a page is
 scored with the LM of the language fastText gave it, never with another language's (a
 Bulgarian page under the English LM lands in `tail` whatever its quality). A selected language
 without an LM, or without cutoffs (only English has built-in ones), is a clear error before the
@@ -54,11 +55,12 @@ def require_lm(lm_dir: str, languages: tuple[str, ...] = ("en",), cutoffs_given:
                 for k in ("sp", "lm")}
     missing = [path if problem == "missing" else f"{path} ({problem})" for path, problem in problems.items() if problem]
     if missing:
-        others = [lang for lang in languages if lang != "en"]
-        hint = (f"; `make lm` builds English only: for {', '.join(others)} put CCNet's <lang>.sp.model "
-                f"and <lang>.arpa.bin there" if others else "")
-        raise FileNotFoundError(f"CommonCrawl perplexity model missing: {', '.join(missing)}; "
-                                f"run `make lm` first (python -m sources.commoncrawl.lm --data DATA){hint}")
+        langs = ",".join(languages)
+        hint = ("; a language with too little Wikipedia text gets none: put CCNet's <lang>.sp.model and "
+                "<lang>.arpa.bin there" if languages != ("en",) else "")
+        raise FileNotFoundError(f"CommonCrawl perplexity model missing: {', '.join(missing)}; run `make lm "
+                                f"LANGUAGES={langs}` first (python -m sources.commoncrawl.lm --data DATA "
+                                f"--languages {langs}){hint}")
     if not cutoffs_given:
         for lang in languages:
             load_cutoffs(lm_dir, lang)

@@ -98,6 +98,13 @@ def clean_shards(directory: str) -> list[str]:
 def clean_docs(path: str) -> Iterator[tuple[str, str]]:
     """(id, text) of each clean document of one shard, streamed. A line that is not a clean
     document is skipped; a shard that cannot be opened or inflated raises `OSError` naming it."""
+    for doc_id, text, _ in clean_docs_with_language(path):
+        yield doc_id, text
+
+
+def clean_docs_with_language(path: str) -> Iterator[tuple[str, str, str]]:
+    """(id, text, language) of each clean document of one shard, as `clean_docs`; the language
+    is the document's `meta["language"]` ("" when it has none)."""
     number = 0
     try:
         with FileSystems.open(path, compression_type="uncompressed") as raw, gzip.GzipFile(fileobj=raw) as gz:
@@ -109,13 +116,15 @@ def clean_docs(path: str) -> Iterator[tuple[str, str]]:
         raise OSError(f"cannot read {path} (after line {number}): {exc}") from None
 
 
-def _parse(line: bytes) -> tuple[str, str] | None:
+def _parse(line: bytes) -> tuple[str, str, str] | None:
     try:
         doc = json.loads(line.decode("utf-8", errors="replace"))
     except ValueError:
         return None
     if isinstance(doc, dict) and isinstance(doc.get("text"), str):
-        return str(doc.get("id", "")), doc["text"]
+        meta = doc.get("meta")
+        language = meta.get("language") if isinstance(meta, dict) else None
+        return str(doc.get("id", "")), doc["text"], language if isinstance(language, str) else ""
     return None
 
 

@@ -29,6 +29,7 @@ from pipeline.filters import MinChars, Step, run_filters
 from pipeline.langid import DEFAULT_THRESHOLD, LanguageId
 from pipeline.warc import MAX_RECORD_BYTES, read_warc
 from sources.base import Source, SourceConfig
+from sources.commoncrawl import LANGUAGES
 from sources.commoncrawl.classifier import DEFAULT_THRESHOLD as WIKI_THRESHOLD
 from sources.commoncrawl.classifier import MODEL_NAME, WikiReference, require_classifier
 from sources.commoncrawl.line_dedup import dedup_lines_in_memory, line_dedup
@@ -47,14 +48,15 @@ class CommonCrawlConfig(SourceConfig):
                 "(CCNet: 32 groups of 50 shards per 1,600-shard dump)"})
     dedup_keep_first: bool = dataclasses.field(default=False, metadata={
         "help": "keep the first copy of a repeated line (CCNet removes every copy)"})
-    languages: tuple[str, ...] = dataclasses.field(default=("en",), metadata={
+    languages: tuple[str, ...] = dataclasses.field(default=LANGUAGES, metadata={
         "help": "fastText lid.176 languages to keep"})
     language_threshold: float = dataclasses.field(default=DEFAULT_THRESHOLD, metadata={
         "help": "lowest language score kept (CCNet lang_threshold)"})
     lid_model: str = dataclasses.field(default="", metadata={
         "help": "lid.176 model (default: data/models/lid.176.ftz, else the setup asset)"})
     lm_dir: str = dataclasses.field(default=os.path.join("data", "models"), metadata={
-        "help": "folder with <lang>.sp.model, <lang>.arpa.bin, <lang>.cutoffs.json per language (`make lm` builds en)"})
+        "help": "folder with <lang>.sp.model, <lang>.arpa.bin, <lang>.cutoffs.json per language "
+                "(`make lm LANGUAGES=...` builds them)"})
     keep_buckets: tuple[str, ...] = dataclasses.field(default=("head", "middle"), metadata={
         "help": "perplexity buckets kept (head, middle, tail)"})
     head_cutoff: float = dataclasses.field(default=0.0, metadata={

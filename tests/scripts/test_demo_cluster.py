@@ -5,11 +5,13 @@ local S3 store, the jobs on workers that see only their own folder), end byte-id
 Reduced to Wikipedia and CommonCrawl, the chain every model URL goes through (lid.176 from the
 store; `make lm` and `make classifier` reading the store and writing their models there; the
 CommonCrawl job loading all three on its worker), the tokenizer trained on both and the token
-shards (train, val, mix.json) written from them on the workers; the whole
+shards (train, val, mix.json) written from them on the workers (tests/tokens/test_tokens.py
+varies the token job's bucket count and runner locally); the whole
 sample takes `make demo-cluster --compare data` (about 3.5 minutes here)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -30,9 +32,13 @@ def test_demo_cluster_ends_byte_identical_to_the_local_demo(tmp_path, capsys):
             assert proc.returncode == 0, f"{name}: {proc.stderr[-3000:]}"
             ran.append(name)
     assert ran == ["corpus wikipedia", "lm", "classifier", "corpus commoncrawl", "tokenizer", "tokens"]
-    code = demo_cluster.main(["--sources", ",".join(SOURCES), "--compare", str(local)])
+    store = tmp_path / "store"
+    code = demo_cluster.main(["--sources", ",".join(SOURCES), "--compare", str(local), "--download", str(store)])
     said = capsys.readouterr()
     assert code == 0, said.out[-3000:] + said.err[-3000:]
     assert f"outputs identical to {local}'s" in said.out
     for name in ran:
         assert f"{name} ok" in said.out
+    # the token job's work folder (encoded buckets, shard plans) is gone from the store
+    left = [os.path.join(d, n) for d, _, names in os.walk(store) for n in names]
+    assert any(p.endswith("mix.json") for p in left) and not any(".work" in p for p in left)

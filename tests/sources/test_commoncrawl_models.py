@@ -3,7 +3,9 @@ folder or an S3 URL (a moto server in this process), models written there, and o
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import itertools
 import json
 import os
@@ -16,7 +18,7 @@ from samples import commoncrawl as sample
 from sources.commoncrawl import classifier, lm
 from tests.fixtures.s3_server import s3_store
 
-CAPS = ["--vocab-size", "1000", "--max-chars", "40000", "--reference-pages", "60"]
+CAPS = ["--vocab-size", "1000", "--max-chars", "40000", "--min-chars", "5000", "--reference-pages", "60"]
 MODELS = ["en.sp.model", "en.arpa.bin", "en.cutoffs.json"]
 
 
@@ -29,7 +31,8 @@ def root(tmp_path_factory):
     articles = itertools.islice(lm.dump_texts(asset_path(lm.ENWIKI_ASSET)), 40)
     with gzip.open(clean / "wikipedia-00000-of-00001.jsonl.gz", "wt", encoding="utf-8") as f:
         for i, text in enumerate(articles):
-            f.write(json.dumps({"id": f"wikipedia/{i}", "text": text, "source": "wikipedia", "meta": {}}) + "\n")
+            f.write(json.dumps({"id": f"wikipedia/{i}", "text": text, "source": "wikipedia",
+                                "meta": {"language": "en"}}) + "\n")
     raw = root / "raw" / "commoncrawl"
     raw.mkdir(parents=True)
     sample.build(str(raw), os.path.dirname(asset_path("lid.176.ftz")), 1234)
@@ -146,3 +149,97 @@ def test_the_classifier_is_the_same_model_trained_again_and_again_in_one_process
         classifier.train(wiki, cc, str(path), epochs=25)
         models.add(path.read_bytes())
     assert len(models) == 1
+
+
+# --- one model per language -----------------------------------------------------------------------
+
+BGWIKI_ASSET = "bgwiki-latest-pages-articles-shortened.xml.bz2"
+
+
+def spoken(texts) -> str:
+    """The training lines of `texts` as SentencePiece sees them (NFKC, spaces as "▁"): every piece
+    of a vocabulary learnt from these texts alone is a substring of this."""
+    import unicodedata
+
+    return "\n".join("▁" + unicodedata.normalize("NFKC", "▁".join(line.split()))
+                     for text in texts for line in lm.corpus_lines(text))
+
+
+def vocab(path) -> set[str]:
+    import sentencepiece
+
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(path))
+    return {sp.id_to_piece(i) for i in range(sp.get_piece_size())
+            if not (sp.is_control(i) or sp.is_unknown(i)) and sp.id_to_piece(i) != "▁"}
+
+
+@pytest.fixture(scope="module")
+def two_languages(root, tmp_path_factory):
+    """A data root whose clean Wikipedia holds English articles and a Bulgarian one (real dumps),
+    in one shard, as the Wikipedia job writes them, and `make lm LANGUAGES=en,bg,fi` run on it.
+    Returns (data root, models folder, stdout, {language: its texts})."""
+    data = tmp_path_factory.mktemp("two")
+    (data / "clean" / "wikipedia").mkdir(parents=True)
+    (data / "raw").symlink_to(root / "raw")
+    texts = {"en": list(itertools.islice(lm.dump_texts(asset_path(lm.ENWIKI_ASSET)), 15)),
+             "bg": list(lm.dump_texts(asset_path(BGWIKI_ASSET)))}
+    with gzip.open(data / "clean" / "wikipedia" / "wikipedia-00000-of-00001.jsonl.gz", "wt", encoding="utf-8") as f:
+        for i, (lang, text) in enumerate((lang, t) for lang in ("bg", "en") for t in texts[lang]):
+            f.write(json.dumps({"id": f"wikipedia/{lang}/{i}", "text": text, "meta": {"language": lang}}) + "\n")
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert lm.main(["--data", str(data), "--languages", "en,bg,fi", *CAPS]) == 0
+    return data, data / "models", said.getvalue(), texts
+
+
+def test_each_language_is_trained_on_its_own_wikipedia_text_only(two_languages):
+    _, models, said, texts = two_languages
+    en, bg = vocab(models / "en.sp.model"), vocab(models / "bg.sp.model")
+    en_text, bg_text = spoken(texts["en"]), spoken(texts["bg"])
+    assert all(piece in bg_text for piece in bg)  # nothing of the English articles
+    assert all(piece in en_text for piece in en)  # nothing of the Bulgarian one
+    assert "▁the" in en and "▁the" not in bg and len([p for p in en if p not in bg_text]) > 100
+    # cutoffs per language, from the raw pages fastText calls that language; the sample has fewer
+    # than 10 Bulgarian ones, so bg gets none and a job keeping bg is stopped, as one without a model
+    assert json.loads((models / "en.cutoffs.json").read_text())["language"] == "en"
+    assert not (models / "bg.cutoffs.json").exists() and "fewer than 10: no bg.cutoffs.json" in said
+    assert "fi: no model: 0 characters of fi Wikipedia text" in said
+    assert sorted(os.listdir(models)) == sorted(MODELS + ["bg.sp.model", "bg.arpa.bin"])
+    from sources.commoncrawl.perplexity import require_lm
+
+    with pytest.raises(FileNotFoundError, match="no perplexity cutoffs for 'bg'"):
+        require_lm(str(models), ("en", "bg"))
+    with pytest.raises(FileNotFoundError, match="fi.sp.model.*LANGUAGES=en,fi"):
+        require_lm(str(models), ("en", "fi"))
+
+
+def test_reference_pages_are_the_pages_fasttext_calls_each_language(two_languages, root):
+    from pipeline.langid import LanguageId
+    from sources.commoncrawl.cutoffs import reference_perplexities
+    from sources.commoncrawl.perplexity import PerplexityModel
+    from sources.commoncrawl.sampling import raw_pages
+
+    _, models, _, _ = two_languages
+    raw = str(root / "raw" / "commoncrawl")
+    lid, bg_lm = LanguageId(("en", "bg")), PerplexityModel(str(models), "bg")
+    called = {}
+    for _, text in raw_pages(raw):
+        language, score = lid.predict(text)
+        if score >= lid.threshold:
+            called.setdefault(language, []).append(text)
+    values = reference_perplexities(str(models), raw, 1000, languages=("en", "bg"))
+    assert len(values["en"]) == len(called["en"]) and len(called["bg"]) > 0
+    assert sorted(values["bg"]) == sorted(bg_lm.perplexity(text) for text in called["bg"])
+
+
+def test_a_language_code_lid_does_not_know_or_without_text_is_one_error_line(two_languages, tmp_path, capsys):
+    data = two_languages[0]
+    out = ["--lm-dir", str(tmp_path / "m")]
+    assert lm.main(["--data", str(data), *out, "--languages", "en,xx,english"]) == 2
+    assert "unknown language codes 'xx', 'english' in --languages" in one_error_line(capsys)
+    assert lm.main(["--data", str(data), *out, "--languages", "fi,sv", *CAPS]) == 2
+    line = one_error_line(capsys)
+    assert "fi: no model: 0 characters of fi Wikipedia text" in line and "sv: no model" in line
+    assert lm.main(["--data", str(data), *out, "--languages", "bg", "--max-chars", "4000"]) == 2
+    assert "--min-chars 100,000 is above --max-chars 4,000" in one_error_line(capsys)
+    assert not os.listdir(tmp_path / "m")
