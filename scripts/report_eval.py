@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from scripts.report_inputs import read_json  # noqa: E402
 from scripts.report_page import Report, html_table, missing_note  # noqa: E402
@@ -65,6 +66,7 @@ def _figure(report: Report, val, acc) -> str:
     axes[1].legend(fontsize=7)
     for ax in axes:
         ax.set_xlabel("training tokens")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter())  # 150k, 1.5M, ...
     return report.figure(fig, "benchmarks_during_training")
 
 
