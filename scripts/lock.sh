@@ -4,7 +4,8 @@
 #   cpu.lock      the default environment: torch's CPU build (requirements/torch-cpu.in)
 #   gpu.lock      the same with the default index's CUDA build of torch (torch-gpu.in) and its
 #                 nvidia-* libraries; every other package at cpu.lock's version
-#   nodeps.lock   mistral-common, installed --no-deps (requirements/nodeps.in says why)
+#   nodeps.lock   mistral-common and the test-only lm-eval + accelerate, installed --no-deps
+#                 (requirements/nodeps.in says why)
 #   workers.txt   what Beam workers install (--requirements_file): the run-time dependencies of
 #                 pyproject.toml (no test extra) at gpu.lock's versions, one `name==version` a
 #                 line, without hashes (Beam hands each line to `pip download` on its own)

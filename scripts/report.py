@@ -3,7 +3,8 @@
 Sections: per-source funnels from stats.json; the CommonCrawl perplexity histogram with its
 bucket cutoffs (one per language when the job ran with several --languages); language-ID
 scores; the books near-duplicate cluster sizes; tokenizer bytes per token; the token mixture
-beside the paper's Table 1; the training loss and per-source validation losses. A section
+beside the paper's Table 1; the training loss and per-source validation losses; the benchmarks'
+accuracies during training and of `make eval` (`scripts/report_eval.py`). A section
 whose inputs do not exist yet says so; an input that is damaged or from an older version (a
 shard cut short, a stats.json lacking a field, a metrics.jsonl whose last line a killed run
 left unfinished) is used as far as it can be read, and the page says what was skipped.
@@ -27,6 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
+from scripts.report_eval import benchmarks  # noqa: E402
 from scripts.report_inputs import Scan, doc_meta, read_json  # noqa: E402
 from scripts.report_page import Report, html_table, missing_note  # noqa: E402
 from sources.registry import ALL_SOURCES  # noqa: E402
@@ -299,7 +301,7 @@ def training(report: Report, runs: str) -> None:
     report.section("training", "Training loss", summary + report.figure(fig, "training_loss"))
 
 
-SECTIONS = ("funnels", "perplexity", "langid", "books", "tokenizer", "mixture", "training")
+SECTIONS = ("funnels", "perplexity", "langid", "books", "tokenizer", "mixture", "training", "benchmarks")
 
 
 def build_report(data: str, runs: str, out_dir: str) -> str:
@@ -311,6 +313,7 @@ def build_report(data: str, runs: str, out_dir: str) -> str:
     tokenizer_section(report, data)
     mixture(report, data)
     training(report, runs)
+    benchmarks(report, runs)
     return report.write()
 
 

@@ -67,7 +67,8 @@ if [ ! -f "$STAMP" ]; then
   # (`pip check` below proves it complete), and pip's resolver would otherwise take a dependency
   # asked for with an extra (justext's lxml[html_clean]) as a new, unpinned requirement.
   pipi --require-hashes --no-deps -r "$LOCK"
-  # mistral-common, --no-deps on purpose (requirements/nodeps.in says why): `pip check` names it.
+  # mistral-common and the test-only lm-eval (+ accelerate), --no-deps on purpose
+  # (requirements/nodeps.in says why): `pip check` names the first two.
   pipi --require-hashes --no-deps -r "$NODEPS_LOCK"
   # The project itself, editable, with the locked setuptools and wheel (nothing fetched).
   pipi --no-deps --no-build-isolation -e .
@@ -78,10 +79,11 @@ if [ ! -f "$STAMP" ]; then
     # shellcheck disable=SC2086
     "$VENV/bin/pip" uninstall -q -y $extra >>"$LOG" 2>&1
   fi
-  # pip check, less what --no-deps on mistral-common leaves on purpose (requirements/nodeps.in):
-  # it requires tiktoken and pydantic-extra-types, not installed, and numpy<2.4 where the lock
-  # has numpy 2.4.x. Anything else is a broken lock.
-  conflicts=$("$VENV/bin/pip" check 2>&1 | grep -v '^mistral-common ' || true)
+  # pip check, less what --no-deps on mistral-common and lm-eval leaves on purpose
+  # (requirements/nodeps.in): mistral-common requires tiktoken and pydantic-extra-types, not
+  # installed, and numpy<2.4 where the lock has numpy 2.4.x; lm-eval its task metrics' packages.
+  # Anything else is a broken lock.
+  conflicts=$("$VENV/bin/pip" check 2>&1 | grep -v -E '^(mistral-common|lm-eval|lm_eval) ' || true)
   if [ -n "$conflicts" ] && [ "$conflicts" != "No broken requirements found." ]; then
     echo "$conflicts" >&2; echo "[setup] pip check: $LOCK is not consistent (run \`make lock\`)" >&2; exit 1
   fi

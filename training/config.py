@@ -117,6 +117,12 @@ class TrainConfig:
     keep_checkpoints: int = field(default=2, metadata=_h("newest checkpoints kept on disk"))
     eval_every: int = field(default=100, metadata=_h("validation loss every N steps (0: never)"))
     eval_batches: int = field(default=4, metadata=_h("validation windows per source, in training batches"))
+    eval_tasks: str = field(default="", metadata=_h("benchmarks scored during training, comma-separated (e.g. "
+                                                    "hellaswag,arc_easy; python -m training.evaluation --help "
+                                                    "lists them): accuracies in metrics.jsonl and TensorBoard"))
+    eval_tasks_every: int = field(default=0, metadata=_h("score --eval-tasks every N steps (0: at --eval-every) "
+                                                          "and at the end"))
+    eval_limit: int = field(default=100, metadata=_h("items per task scored during training (0: all)"))
     tensorboard: bool = field(default=True, metadata=_h("write TensorBoard events to runs/<run>/tb"))
     export: bool = field(default=True, metadata=_h("export runs/<run>/hf/ at the end of the run"))
     dry_run: bool = field(default=False, metadata=_h("print parameters, FLOPs/token, steps, memory; no training"))

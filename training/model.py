@@ -42,15 +42,16 @@ def rope_frequencies(head_dim: int, seq_len: int, theta: float) -> torch.Tensor:
 
 def apply_rope(x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
     """Rotates each consecutive pair (x[2j], x[2j+1]) of every head by the position's angle (the
-    reference's complex product): x (B, T, H, K), freqs (T, K/2, 2)."""
+    reference's complex product): x (B, T, H, K), freqs (T, K/2, 2), or (B, T, K/2, 2) when each
+    sequence has positions of its own (packed evaluation)."""
     pairs = x.float().unflatten(-1, (-1, 2))  # (B, T, H, K/2, 2)
     if torch.compiler.is_compiling():
         # Inductor generates no code for complex numbers: the same rotation in real arithmetic,
         # which it fuses into one kernel (eager, the complex product is the faster of the two).
         x0, x1 = pairs.unbind(-1)  # (B, T, H, K/2) each
-        cos, sin = freqs[:, None, :, 0], freqs[:, None, :, 1]  # (T, 1, K/2)
+        cos, sin = freqs[..., None, :, 0], freqs[..., None, :, 1]  # ([B,] T, 1, K/2)
         return torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1).flatten(-2).type_as(x)
-    rotated = torch.view_as_complex(pairs) * torch.view_as_complex(freqs)[:, None, :]  # (B, T, H, K/2)
+    rotated = torch.view_as_complex(pairs) * torch.view_as_complex(freqs).unsqueeze(-2)  # (B, T, H, K/2)
     return torch.view_as_real(rotated).flatten(-2).type_as(x)  # (B, T, H, K)
 
 
@@ -63,7 +64,8 @@ class Attention(nn.Module):
         self.wv = nn.Linear(args.dim, args.n_heads * args.head_dim, bias=False)
         self.wo = nn.Linear(args.n_heads * args.head_dim, args.dim, bias=False)
 
-    def forward(self, x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, freqs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """mask (B, 1, T, T), True where a query may attend (packed evaluation); None: causal."""
         b, t, _ = x.shape  # (B, T, D)
         q = self.wq(x).view(b, t, self.n_heads, self.head_dim)  # (B, T, H, K)
         k = self.wk(x).view(b, t, self.n_heads, self.head_dim)
@@ -71,7 +73,7 @@ class Attention(nn.Module):
         q, k = apply_rope(q, freqs), apply_rope(k, freqs)
         # Causal attention by SDPA: flash / memory-efficient kernels on GPU (section 2.4).
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-                                             is_causal=True)  # (B, H, T, K)
+                                             attn_mask=mask, is_causal=mask is None)  # (B, H, T, K)
         return self.wo(out.transpose(1, 2).reshape(b, t, -1))  # (B, T, D)
 
 
@@ -137,16 +139,16 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
         self.checkpointing = "none"  # one of CHECKPOINT_MODES (set by `set_activation_checkpointing`)
 
-    def _forward(self, x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x), freqs)  # pre-normalisation (GPT-3)
+    def _forward(self, x: torch.Tensor, freqs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h = x + self.attention(self.attention_norm(x), freqs, mask)  # pre-normalisation (GPT-3)
         return h + self.feed_forward(self.ffn_norm(h))
 
-    def forward(self, x: torch.Tensor, freqs: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, freqs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.checkpointing == "none" or not torch.is_grad_enabled():
-            return self._forward(x, freqs)
+            return self._forward(x, freqs, mask)
         policy = _POLICIES.get(self.checkpointing)
         context = {"context_fn": functools.partial(create_selective_checkpoint_contexts, policy)} if policy else {}
-        return checkpoint(self._forward, x, freqs, use_reentrant=False, **context)
+        return checkpoint(self._forward, x, freqs, mask, use_reentrant=False, **context)
 
 
 class Transformer(nn.Module):
@@ -161,13 +163,19 @@ class Transformer(nn.Module):
                              persistent=False)
         self.loss_chunks = 0  # 0: the loss from whole logits; N: training.loss in N chunks (--loss-chunks)
 
-    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """tokens (B, T) -> logits (B, T, V); with targets (B, T), the mean cross-entropy instead."""
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None, positions: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens (B, T) -> logits (B, T, V); with targets (B, T), the mean cross-entropy instead.
+
+        Packed evaluation (training.evaluation.scoring) gives each token its position (B, T), an
+        attention mask (B, 1, T, T) and the positions whose logits it wants, keep (B, N) -> (B, N, V)."""
         t = tokens.shape[1]
         h = self.tok_embeddings(tokens)  # (B, T, D)
-        freqs = self.freqs[:t]
+        freqs = self.freqs[:t] if positions is None else self.freqs[positions]  # (T | B T, K/2, 2)
         for layer in self.layers:
-            h = layer(h, freqs)
+            h = layer(h, freqs, mask)
+        if keep is not None:
+            h = h.gather(1, keep[..., None].expand(-1, -1, h.shape[-1]))  # (B, N, D)
         h = self.norm(h)
         if targets is not None and self.loss_chunks:  # no (B, T, V) logits kept
             return linear_cross_entropy(h.flatten(0, 1), self.output.weight, targets.flatten(), self.loss_chunks)

@@ -46,6 +46,12 @@ def parse(argv: list[str] | None) -> TrainConfig:
     if cfg.demo:
         demo = dict(DEMO, steps=cfg.steps or DEMO["steps"])  # an explicit --steps still wins
         cfg = dataclasses.replace(cfg, **demo)
+    if cfg.eval_tasks:
+        from training.evaluation.during import check_config
+
+        problem = check_config(cfg.eval_tasks, runtime.tokenizer_path(cfg))
+        if problem:
+            parser.error(problem)
     return cfg
 
 
@@ -177,6 +183,20 @@ def _validate(model, val: dict, b: runtime.Batching, env: runtime.Dist, cfg: Tra
                f"step {step} | val loss {mean:.4f} | " + " ".join(f"{k} {v:.3f}" for k, v in losses.items()))
 
 
+def _evaluations(model, val: dict, b: runtime.Batching, env: runtime.Dist, cfg: TrainConfig, autocast, log: Log,
+                 step: int, steps: int, tokens: int) -> None:
+    """Validation loss every --eval-every steps; benchmark accuracies every --eval-tasks-every."""
+    if val and cfg.eval_every and (step % cfg.eval_every == 0 or step == steps):
+        _validate(model, val, b, env, cfg, autocast, log, step)
+    every = cfg.eval_tasks_every or cfg.eval_every
+    if cfg.eval_tasks and every and (step % every == 0 or step == steps):
+        from training.evaluation.during import task_accuracies
+
+        row, line = task_accuracies(model, cfg.eval_tasks, runtime.tokenizer_path(cfg), cfg.eval_limit,
+                                    cfg.bf16, step, tokens)
+        log.record(row, line)
+
+
 def train(cfg: TrainConfig) -> list[dict]:
     """Trains (resuming if a checkpoint exists); returns this process's per-step records."""
     env = runtime.init_distributed(cfg)
@@ -221,8 +241,7 @@ def train(cfg: TrainConfig) -> list[dict]:
                "tokens": position * seq_len} | ({"mfu": mfu} if mfu else {})
         records.append(row)
         log.record(row, _line(step, steps, loss, lr, norm, tps, mfu, eta))
-        if val and cfg.eval_every and (step % cfg.eval_every == 0 or step == steps):
-            _validate(model, val, b, env, cfg, autocast, log, step)
+        _evaluations(model, val, b, env, cfg, autocast, log, step, steps, position * seq_len)
         if step % cfg.ckpt_every == 0 or step == steps:
             saver.save(step, model, optimizer, {"data_position": position, "config": dataclasses.asdict(cfg),
                                                 "model_args": dataclasses.asdict(args)})

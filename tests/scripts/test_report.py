@@ -48,9 +48,16 @@ def _world(root):
     os.makedirs(runs / "demo")
     with open(runs / "demo" / "metrics.jsonl", "w") as f:
         for step in range(1, 21):
-            f.write(json.dumps({"step": step, "loss": 8 - step * 0.1, "lr": 1e-3, "tokens_per_s": 1000}) + "\n")
+            f.write(json.dumps({"step": step, "loss": 8 - step * 0.1, "lr": 1e-3, "tokens_per_s": 1000,
+                                "tokens": 4096 * step}) + "\n")
             if step % 10 == 0:
                 f.write(json.dumps({"step": step, "val_loss": 7.5, "val_losses": {"books": 7.4}}) + "\n")
+                f.write(json.dumps({"step": step, "tokens": 4096 * step,
+                                    "task_acc": {"hellaswag": 0.25 + step / 1000, "boolq": 0.6}}) + "\n")
+    os.makedirs(runs / "demo" / "eval")
+    (runs / "demo" / "eval" / "summary.json").write_text(json.dumps({"tasks": {
+        "hellaswag": {"task": "hellaswag", "title": "HellaSwag", "shots": 0, "items": 100, "accuracy": 0.26},
+        "arc_easy": {"task": "arc_easy", "title": "ARC-e", "shots": 0, "items": 100, "accuracy": 0.60}}}))
     return data, runs
 
 
@@ -63,7 +70,21 @@ def test_report_has_every_section_with_figures(tmp_path):
     assert "Not available yet" not in page  # every section had its inputs
     pngs = sorted(os.listdir(tmp_path / "report"))
     assert {"perplexity.png", "language_scores.png", "book_clusters.png", "bytes_per_token.png",
-            "training_loss.png", "funnel_books.png", "funnel_commoncrawl.png"} <= set(pngs)
+            "training_loss.png", "funnel_books.png", "funnel_commoncrawl.png", "benchmarks_during_training.png"} <= set(pngs)
+
+
+def test_report_draws_benchmarks_against_tokens_and_says_which_are_near_chance(tmp_path):
+    from scripts.report_eval import curves, near_chance
+
+    data, runs = _world(tmp_path)
+    rows = [json.loads(line) for line in open(runs / "demo" / "metrics.jsonl")]
+    val, acc = curves(rows)
+    assert val == [(40960, 7.5), (81920, 7.5)]
+    assert acc == {"hellaswag": [(40960, 0.26), (81920, 0.27)], "boolq": [(40960, 0.6), (81920, 0.6)]}
+    assert near_chance(0.26, 0.25, 100) and not near_chance(0.60, 0.25, 100)
+    section = _sections(open(build_report(str(data), str(runs), str(tmp_path / "report"))).read())["benchmarks"]
+    assert "<td>HellaSwag</td>" not in section and "<th>HellaSwag</th>" in section and "<td>26.0</td>" in section
+    assert "1 of 2 multiple-choice accuracies are within two standard errors of chance" in section
 
 
 def test_report_renders_in_headless_chromium(tmp_path):
@@ -82,7 +103,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert body, f"no DOM from Chromium: {proc.stderr[-500:]}"
     images = int(re.search(r'data-images="(\d+)"', body.group(0)).group(1))
     broken = int(re.search(r'data-broken-images="(\d+)"', body.group(0)).group(1))
-    assert images == len([p for p in os.listdir(tmp_path / "report") if p.endswith(".png")]) == 7
+    assert images == len([p for p in os.listdir(tmp_path / "report") if p.endswith(".png")]) == 8
     assert broken == 0
     for key in SECTIONS:
         assert f'id="{key}"' in dom
@@ -204,7 +225,7 @@ def test_report_page_is_self_contained(tmp_path):
     assert not re.search(r"(https?:)?//[\w.-]+\.\w", page.replace("<!doctype html>", ""))
     assert not re.search(r"<(link|iframe|object|embed)\b|@import|url\(|<script[^>]*\bsrc=", page, re.I)
     sources = re.findall(r'<img [^>]*src="([^"]*)"', page)
-    assert len(sources) == 7
+    assert len(sources) == 8
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert __import__("base64").b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
