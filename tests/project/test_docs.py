@@ -54,6 +54,9 @@ NOT_RUN: list[tuple[str, str]] = [
     (r"make tokenizer", "trains on the clean corpus; tests/tokenizer/test_tokenizer.py"),
     (r"make tokens", "encodes the clean corpus; tests/tokens/test_tokens.py"),
     (r"make train ", "trains a model on token shards; tests/training/test_train.py"),
+    (r"make eval ", "needs a trained run; tests/training/test_eval.py (test_command_writes_records_summary_and_table)"),
+    (r"python -m training.train .*--eval-tasks ", "trains a model; tests/training/test_eval.py "
+                                                  "(test_training_records_task_accuracies_against_tokens)"),
     (r"python -m training.train .*--sample ", "needs a trained checkpoint; tests/training/test_model.py "
                                               "(test_export_carries_the_tokenizer_and_sample_writes_text)"),
     (r"python -m training.export ", "needs a trained checkpoint; tests/training/test_model.py and test_checkpoint.py"),
