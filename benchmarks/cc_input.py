@@ -17,6 +17,7 @@ articles against the sample's raw CommonCrawl pages, as `make classifier` does.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -30,11 +31,14 @@ def texts(assets: str) -> dict[str, list[str]]:
     from samples.commoncrawl import fortunes
     from sources.commoncrawl.lm import ENWIKI_ASSET, dump_texts
 
-    with open(os.path.join(assets, "lee_background.cor"), encoding="utf-8") as f:
-        news = [s for s in re.split(r"(?<=[.!?]) (?=[A-Z])", f.read()) if len(s) > 30]
+    news = sentences(assets)
     wiki = [p for t in dump_texts(os.path.join(assets, ENWIKI_ASSET)) for p in t.split("\n") if len(p) > 40]
     rng = random.Random(0)
-    return {"news": news, "wiki": wiki, "de": fortunes("de", rng), "ru": fortunes("ru", rng)}
+    pool = {"news": news, "wiki": wiki, "de": fortunes("de", rng), "ru": fortunes("ru", rng)}
+    if not (pool["de"] or pool["ru"]):
+        raise RuntimeError("the benchmark's non-English pages come from Debian's fortunes-de / fortunes-ru "
+                           "(scripts/setup.sh installs them): neither is installed")
+    return pool
 
 
 def page(rng: random.Random, pool: dict[str, list[str]]) -> tuple[str, str]:
@@ -92,4 +96,55 @@ def train_models(folder: str, assets: str, reference: str) -> tuple[str, str]:
     sample.build(raw, assets, 1234)
     path = os.path.join(lm_dir, classifier.MODEL_NAME)
     classifier.train(wiki, classifier.cc_pages(raw), path)
+    return lm_dir, path
+
+
+# --- bench_cluster's smaller load: English news pages, one in ten German or Russian, models
+# trained on 40 articles (the cluster bench measures remote I/O, not the models) ----------------
+
+SMALL_PAGES_PER_FILE = 250
+
+
+def sentences(assets: str) -> list[str]:
+    with open(os.path.join(assets, "lee_background.cor"), encoding="utf-8") as f:
+        text = f.read()
+    return [s for s in re.split(r"(?<=[.!?]) (?=[A-Z])", text) if len(s) > 30]
+
+
+def small_input(folder: str, n_pages: int, seed: int, pool: list[str], foreign: list[str]) -> list[str]:
+    """`n_pages` distinct pages (paragraphs of 3 random sentences) in WET files; returns the paths."""
+    from samples.commoncrawl import COOKIES, FOOTERS, NAV, conversion_record, write_wet
+
+    rng = random.Random(seed)
+    os.makedirs(folder, exist_ok=True)
+    records = []
+    for number in range(n_pages):
+        if foreign and number % 10 == 9:
+            body = "\n".join(rng.sample(foreign, 6))
+        else:
+            paragraphs = [" ".join(rng.sample(pool, 3)) for _ in range(rng.randint(3, 8))]
+            body = "\n".join([rng.choice(NAV), *paragraphs, rng.choice(COOKIES), rng.choice(FOOTERS)])
+        records.append(conversion_record(f"http://site{seed}.example/{number}", "eng", body.encode(), rng))
+    paths = []
+    for index in range(0, n_pages, SMALL_PAGES_PER_FILE):
+        path = os.path.join(folder, f"bench-{seed}-{index // SMALL_PAGES_PER_FILE:05d}.warc.wet.gz")
+        write_wet(path, records[index:index + SMALL_PAGES_PER_FILE], index, rng)
+        paths.append(path)
+    return paths
+
+
+def small_models(tmp: str, assets: str, reference: str) -> tuple[str, str]:
+    """(lm_dir, classifier path), small and trained now so every run measures the same models:
+    the LM on 40 enwiki articles (cutoffs from the benchmark's own pages, as `make lm` does
+    from the raw pages), the classifier on those articles vs word-salad pages."""
+    from sources.commoncrawl import classifier, lm
+
+    lm_dir = os.path.join(tmp, "models")
+    wiki = list(itertools.islice(lm.dump_texts(os.path.join(assets, lm.ENWIKI_ASSET)), 40))
+    lm.train_lm(iter(wiki), lm_dir, vocab_size=2000)
+    lm.write_cutoffs(lm_dir, reference)
+    words = sorted({w for s in sentences(assets) for w in s.split()})
+    salad = [" ".join(random.Random(i).choices(words, k=300)) for i in range(200)]
+    path = os.path.join(lm_dir, classifier.MODEL_NAME)
+    classifier.train(wiki, salad, path)
     return lm_dir, path

@@ -19,16 +19,12 @@ import hashlib
 import time
 from typing import Callable
 
-from benchmarks.common import Row
+from benchmarks.common import Row, best_of
 
 
-def cpu(fn: Callable[[], object], repeat: int = 2) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
+def cpu(fn: Callable[[], object]) -> float:
+    """CPU-seconds of `fn`, best of 2."""
+    return best_of(fn, repeat=2, clock=time.process_time)
 
 
 def read_floor(paths: list[str]) -> int:
