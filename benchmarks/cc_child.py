@@ -74,7 +74,7 @@ def floor(lm_dir: str, paths: list[str]) -> int:
                 labels, probs = lid.predict(" ".join(text.split()), k=1)
                 if labels[0] == "__label__en" and probs[0] >= 0.5:
                     english += 1
-                    for pieces in sp.encode(lines, out_type=str):
+                    for pieces in sp.encode(lines, out_type=str, num_threads=1):
                         lm.score(" ".join(pieces))
     return english
 

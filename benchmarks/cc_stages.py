@@ -62,7 +62,7 @@ def stage_rows(paths: list[str], lm_dir: str, model: str, n_lid_peer: int = 2000
     from pipeline.langid import LanguageId
     from pipeline.warc import read_warc
     from sources.commoncrawl.classifier import WikiReference, classifier_text
-    from sources.commoncrawl.line_dedup import LineSpans
+    from sources.commoncrawl.line_dedup import LineSpans, dedup_lines_in_memory
     from sources.commoncrawl.perplexity import PerplexityBuckets
 
     docs = [r for p in paths for r in read_warc(p, "commoncrawl") if isinstance(r, Document)]
@@ -86,6 +86,7 @@ def stage_rows(paths: list[str], lm_dir: str, model: str, n_lid_peer: int = 2000
     texts = [classifier_text(d.text) for d in english]
     classify = cpu(lambda: [wiki(d) for d in english]), cpu(lambda: wiki._model.predict(texts, k=2))
     spans_per_byte, docs_per_byte = shuffle_bytes(docs, int(mb * 1e6))
+    deduped = sum(len(d.text.encode("utf-8")) for d in dedup_lines_in_memory(docs)[0]) / 1e6
     note = f"{len(docs):,} pages, {mb:.1f} MB of WET text; CPU-s, best of 2"
     en_note = f"the {len(english):,} English pages, {en_mb:.1f} MB"
     return [
@@ -103,7 +104,8 @@ def stage_rows(paths: list[str], lm_dir: str, model: str, n_lid_peer: int = 2000
         Row("commoncrawl line dedup shuffle", "bytes per byte of WET text", spans_per_byte + docs_per_byte,
             "line spans alone", spans_per_byte, higher_is_better=False,
             notes=f"spans (hash, (doc id, line)) {spans_per_byte:.2f}, documents + removals joined back "
-                  f"{docs_per_byte:.2f}; FastPrimitivesCoder sizes"),
+                  f"{docs_per_byte:.2f}; FastPrimitivesCoder sizes; dedup removes {1 - deduped / mb:.1%} of "
+                  f"the text (1x input)"),
         *lid_rows(docs[:n_lid_peer]),
     ]
 
