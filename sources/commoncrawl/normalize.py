@@ -57,5 +57,23 @@ def strip_accents(line: str) -> str:
     """CCNet `text_normalizer.strip_accents` (used before the LM, not for dedup)."""
     if line.isascii():  # nothing to strip: skip the per-character pass
         return line
-    nfd = unicodedata.normalize("NFD", line)
-    return "".join(c for c in nfd if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFD", line).translate(_MARKS)
+
+
+MAX_CACHED_CODES = 1 << 16  # a few MB at most, whatever characters the pages hold
+
+
+class _NonspacingMarks(dict):
+    """A `str.translate` table that deletes the characters of category Mn (nonspacing marks) and
+    keeps every other, each code point's category looked up once, then cached (up to
+    MAX_CACHED_CODES code points, then looked up each time): the same result
+    as CCNet's per-character loop, at C speed."""
+
+    def __missing__(self, code: int):
+        value = None if unicodedata.category(chr(code)) == "Mn" else code
+        if len(self) < MAX_CACHED_CODES:
+            self[code] = value
+        return value
+
+
+_MARKS = _NonspacingMarks()
