@@ -6,8 +6,8 @@ punctuation and control characters removed), hashes it to 64 bits, and removes e
 hash occurs more than once within a group of shards (CCNet: groups of 50 of a dump's 1,600
 shards, `hash_in_mem=50`), the first occurrence included. Pages left with no text are dropped.
 
-Here the count is a Beam `CombinePerKey` keyed by (group, hash) (pipeline.dedup), so memory per
-worker does not grow with the corpus. A file's group is `hash(file name) % groups`: 1 group
+Here the occurrences are grouped by a Beam shuffle keyed by the line hash ((group, hash) with
+several groups; pipeline.dedup), so memory per worker does not grow with the corpus. A file's group is `hash(file name) % groups`: 1 group
 dedups the whole input; CCNet's setting for a 1,600-shard dump is 32 groups of ~50.
 """
 
