@@ -20,7 +20,9 @@ import tempfile
 import threading
 import time
 
-from benchmarks.bench_commoncrawl import models, sentences, write_input
+from benchmarks.cc_input import sentences
+from benchmarks.cc_input import small_input as write_input
+from benchmarks.cc_input import small_models as models
 from benchmarks.common import Row
 from tokens.stages import peak_rss_mb
 

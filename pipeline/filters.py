@@ -114,6 +114,17 @@ def run_filters(filters: Iterable[Filter | Step], docs: Iterable[Document]) -> t
     return kept, rejected
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def copy_meta(meta: dict) -> dict:
+    """A deep copy of a document's meta: a plain dict copy when every value is a scalar (the common
+    case, and the same result), `copy.deepcopy` otherwise (a filter may edit a nested value)."""
+    if all(type(value) in _SCALARS for value in meta.values()):
+        return dict(meta)
+    return copy.deepcopy(meta)
+
+
 class FilterDoFn(beam.DoFn):
     """Runs one `Filter`; main output = kept docs, tagged outputs = rejected docs and errors."""
 
@@ -143,7 +154,7 @@ class FilterDoFn(beam.DoFn):
     def process(self, doc: Document):
         # Beam elements are immutable: a runner may hand the same object to another step (the
         # ledger's count of characters in), so an editing filter works on its own copy.
-        doc = Document(doc.id, doc.text, doc.source, copy.deepcopy(doc.meta))
+        doc = Document(doc.id, doc.text, doc.source, copy_meta(doc.meta))
         try:
             keep, reason = self.filt(doc)
         except Exception as exc:  # one bad document must not stop the job

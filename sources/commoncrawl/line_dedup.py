@@ -6,8 +6,8 @@ punctuation and control characters removed), hashes it to 64 bits, and removes e
 hash occurs more than once within a group of shards (CCNet: groups of 50 of a dump's 1,600
 shards, `hash_in_mem=50`), the first occurrence included. Pages left with no text are dropped.
 
-Here the count is a Beam `CombinePerKey` keyed by (group, hash) (pipeline.dedup), so memory per
-worker does not grow with the corpus. A file's group is `hash(file name) % groups`: 1 group
+Here the occurrences are grouped by a Beam shuffle keyed by the line hash ((group, hash) with
+several groups; pipeline.dedup), so memory per worker does not grow with the corpus. A file's group is `hash(file name) % groups`: 1 group
 dedups the whole input; CCNet's setting for a 1,600-shard dump is 32 groups of ~50.
 """
 
@@ -36,17 +36,20 @@ def group_of(doc: Document, groups: int) -> int:
 
 
 class LineSpans:
-    """`spans(doc)` for RemoveRepeatedSpans: ((group, line hash), line number) of non-blank lines."""
+    """`spans(doc)` for RemoveRepeatedSpans: (key, line number) of non-blank lines; the key is the
+    line hash, or (group, line hash) with several groups (one group: a plain int, which the
+    shuffle encodes and decodes faster than a tuple)."""
 
     def __init__(self, groups: int = 1):
         self.groups = groups
 
     def __call__(self, doc: Document):
-        group = group_of(doc, self.groups)
+        group = group_of(doc, self.groups) if self.groups > 1 else None
         for number, line in enumerate(doc.text.split("\n")):
             normalized = normalize_for_dedup(line)
             if normalized:
-                yield (group, stable_hash64(normalized)), number
+                line_key = stable_hash64(normalized)
+                yield (line_key if group is None else (group, line_key)), number
 
 
 def remove_lines(doc: Document, positions: set) -> Document:
@@ -72,13 +75,13 @@ def dedup_lines_in_memory(docs: list[Document], keep_first: bool = False) -> tup
     first: dict[int, tuple[str, int]] = {}
     spans = [list(LineSpans(1)(doc)) for doc in docs]  # each line normalised and hashed once
     for doc, doc_spans in zip(docs, spans):
-        for (_, h), pos in doc_spans:
+        for h, pos in doc_spans:
             counts[h] = counts.get(h, 0) + 1
             if h not in first or (doc.id, pos) < first[h]:
                 first[h] = (doc.id, pos)
     kept, emptied = [], []
     for doc, doc_spans in zip(docs, spans):
-        remove = {pos for (_, h), pos in doc_spans
+        remove = {pos for h, pos in doc_spans
                   if counts[h] > 1 and not (keep_first and first[h] == (doc.id, pos))}
         edited = remove_lines(doc, remove) if remove else doc
         if edited.text.strip():

@@ -112,14 +112,21 @@ class PerplexityModel:
         return " ".join(self._sp.encode(normalize(line), out_type=str))
 
     def perplexity(self, text: str) -> float:
-        """CCNet DocLM: 10 ** (-sum log10 p / sum(len(pieces) + 1)) over the non-empty lines."""
+        """CCNet DocLM: 10 ** (-sum log10 p / sum(len(pieces) + 1)) over the non-empty lines.
+
+        The page's normalised lines go to SentencePiece in one call (a list: one trip into C++
+        per page, not per line); the sum runs over the lines in order, as line by line."""
         self.load()
+        lines = [line for line in map(normalize, text[:MAX_CHARS].split("\n")) if line]
+        if not lines:
+            return float("inf")
+        score = self._lm.score
         log_score, length = 0.0, 0
-        for line in text[:MAX_CHARS].split("\n"):
-            tokenized = self.pieces(line)
-            if not tokenized:
+        for pieces in self._sp.encode(lines, out_type=str, num_threads=1):
+            if not pieces:  # a line of characters SentencePiece drops
                 continue
-            log_score += self._lm.score(tokenized)  # bos/eos included, as CCNet
+            tokenized = " ".join(pieces)
+            log_score += score(tokenized)  # bos/eos included, as CCNet
             length += len(tokenized.split()) + 1
         if length == 0:
             return float("inf")

@@ -84,6 +84,18 @@ def test_normalize_for_dedup_as_ccnet():
     assert 0 <= line_hash("x") < 2**64
 
 
+def test_normalisers_ascii_path_matches_the_general_one():
+    """ASCII lines take one str.translate; the result is the regex path's (a non-ASCII character
+    appended sends the same line down that path)."""
+    import sources.commoncrawl.normalize as norm
+
+    lines = ["  Price: $1,234.50 (2023)", "Tab\there\x07 bell \x7f del 0-9", "K", "", "MiXeD 42\x1fCaSe"]
+    for line in lines:
+        for fn in (norm.normalize, norm.normalize_for_dedup):
+            assert fn(line) + "ж" == fn(line + "ж"), (fn.__name__, line)
+    assert norm.normalize("Ünïcode 12 — “quoted”") == 'unicode 00  -  "quoted"'  # CCNet: — -> " - "
+
+
 def test_line_dedup_removes_every_copy_as_ccnet():
     docs = [doc(1, "Story one.\nAccept all cookies\nEnd one."), doc(2, "Story two.\nACCEPT ALL COOKIES"),
             doc(3, "Accept all cookies\nStory one.")]
@@ -124,6 +136,16 @@ def test_perplexity_orders_wikipedia_below_word_salad(data):
     assert model.perplexity("") == float("inf")
     clone = pickle.loads(pickle.dumps(model))
     assert clone._lm is None and clone.perplexity(WIKI) == pytest.approx(model.perplexity(WIKI))
+
+
+def test_perplexity_of_a_page_is_ccnets_sum_over_its_lines(data):
+    """One SentencePiece call a page gives CCNet's DocLM formula computed line by line."""
+    model = PerplexityModel(str(data / "models"))
+    text = f"{WIKI}\n\n  \x07\n{SALAD}\nThe 3 cats — “sat”."
+    pieces = [model.pieces(line) for line in text.split("\n")]
+    log_score = sum(model._lm.score(p) for p in pieces if p)
+    length = sum(len(p.split()) + 1 for p in pieces if p)
+    assert model.perplexity(text) == 10.0 ** (-log_score / length)
 
 
 def test_buckets_and_cutoffs():
