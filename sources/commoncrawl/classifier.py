@@ -212,6 +212,20 @@ def read_info(model_path: str) -> dict | None:
         return {"warning": f"{path} cannot be read: what this classifier was trained on is unknown"}
 
 
+def classifier_stats(model_path: str) -> dict:
+    """What the CommonCrawl job's stats.json says of its classifier: the JSON beside the model
+    (its "warning", when the positives were the fallback, also logged), or that it is unknown."""
+    import logging
+
+    info = read_info(model_path) or {
+        "positives": "unknown",
+        "warning": f"no {info_path(model_path)} beside the model (trained before `make classifier` wrote one): "
+                   "whether its positives were pages Wikipedia cites is unknown; rerun `make classifier`"}
+    if "warning" in info:
+        logging.getLogger("sources.commoncrawl").warning("Wikipedia-reference classifier: %s", info["warning"])
+    return info
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.classifier",
                                      description=__doc__.splitlines()[0],

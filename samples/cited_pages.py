@@ -1,0 +1,72 @@
+"""Crawl pages at URLs the sample Wikipedia cites: the positives of `make classifier` on the sample.
+
+The sample's English Wikipedia is the real enwiki dump asset, and its articles cite real URLs
+(`{{cite web |url=...}}` in `<ref>`s). The pages behind them cannot be fetched offline, so each
+sample page at a cited URL holds, as a stand-in, the article paragraph that cites it (the claim
+its source supports), between lines of that site's boilerplate. One page per citing paragraph
+(the paragraph's first cited URL), so no two pages share a paragraph (line dedup would remove
+it from both). Only articles after the first `skip` are used: those make the sample's
+encyclopedia pages, which must not share lines with these. Every third page is crawled under
+another spelling of its URL (the other scheme, no "www.", a trailing slash): the classifier's join
+meets it through `normalize_url`, as a real crawl and a citation often differ.
+
+Deterministic: the dump's order, no randomness.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pipeline.dedup import normalize_url
+from sources.wikipedia import wikitext
+from sources.wikipedia.citations import raw_cited_urls
+from sources.wikipedia.dump import iter_pages, open_stream
+
+CITED_PAGES = 60  # comfortably above classifier.MIN_CITED_PAGES (30), so the demo uses cited pages
+MIN_PARAGRAPH_CHARS = 300  # CCNet's min_len: a shorter page would be dropped before the classifier matters
+NOT_PROSE = ("*", "#", "{", "|", "=", ":", ";", "!", "[[")  # lists, tables, templates, headings, files
+
+
+def articles(dump: str) -> list[tuple[str, str]]:
+    """(title, wikitext) of each article of the dump, in its order: namespace 0, no redirects (as
+    `lm.dump_texts` counts them)."""
+    with open(dump, "rb") as raw:
+        return [(page.title, page.text) for _, page in iter_pages(open_stream(raw))
+                if page.ns == "0" and not page.redirect and page.text]
+
+
+def crawled_as(url: str, number: int) -> str:
+    """The URL the crawl holds the page under: as cited, or (every third page without a query)
+    another spelling that `normalize_url` takes to the same key."""
+    if number % 3 != 1 or "?" in url or "#" in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    other = "https" if scheme.lower() == "http" else "http"
+    rest = rest[4:] if rest.lower().startswith("www.") else rest
+    return f"{other}://{rest.rstrip('/')}/"
+
+
+def cited_pages(dump: str, skip: int, n: int = CITED_PAGES) -> list[tuple[str, str, str]]:
+    """(URL, "eng", text) of `n` pages at URLs the articles after the first `skip` cite."""
+    prefixes = wikitext.dropped_prefixes("en")
+    pages: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for title, text in articles(dump)[skip:]:
+        if wikitext.is_disambiguation(title, text):  # the Wikipedia job drops these: they cite nothing
+            continue
+        for block in text.split("\n\n"):
+            block = block.strip()
+            urls = [u for u in raw_cited_urls(block) if normalize_url(u) not in seen] if not block.startswith(NOT_PROSE) else []
+            paragraph = " ".join(wikitext.to_text(block, prefixes).split()) if urls else ""
+            if len(paragraph) < MIN_PARAGRAPH_CHARS:
+                continue
+            url = urls[0]
+            seen.add(normalize_url(url))
+            host = urlsplit(url).netloc.lower().removeprefix("www.") or "example.org"
+            lines = [f"{title} | {host}", f"{host} | Home | About | Contact | Search", paragraph,
+                     f"Copyright {host}. All rights reserved."]
+            pages.append((crawled_as(url, len(pages)), "eng", "\n".join(lines)))
+            if len(pages) == n:
+                return pages
+    return pages
+
