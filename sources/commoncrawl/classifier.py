@@ -311,12 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         work, negatives, cited = _inputs(args)
         if not any(pool for _, pool in work):
-            return error(f"need CommonCrawl pages for the negatives (0 under {negatives}; `make sample` writes some)")
+            return error(f"need CommonCrawl pages (0 under {negatives}; `make sample` writes some) for the negatives")
         options = beam_options(parser.parse_known_args(argv)[1])
         found = references.find_examples(options, work, cited, args.max_examples, args.seed,
                                          FileSystems.join(out_dir, f".tmp-classifier-{uuid.uuid4().hex[:8]}.jsonl.gz"))
         if not found.negatives:
-            return error(f"need CommonCrawl pages for the negatives (0 under {negatives} with words in them)")
+            return error(f"need CommonCrawl pages (0 with words under {negatives}) for the negatives")
         wiki, info = _positives(args, found)
         if not wiki:
             return error("need Wikipedia text for the positives (too few cited crawl pages, and no article text)")

@@ -49,6 +49,7 @@ class Examples:
     cited_pages: int  # crawl pages whose URL Wikipedia cites
     other_pages: int  # pages of the negatives' files that no article cites
     cited_urls: int  # URLs read from the Wikipedia job's cited_urls/
+    ids: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # class -> ids of the sampled pages
 
 
 def url_key(doc: Document) -> str:
@@ -107,10 +108,12 @@ def read_examples(path: str) -> Examples:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw, gzip.GzipFile(fileobj=raw) as gz:
         head = json.loads(gz.readline())
         texts: dict[str, list[str]] = {POSITIVE: [], NEGATIVE: []}
+        ids: dict[str, list[str]] = {POSITIVE: [], NEGATIVE: []}
         for line in gz:
             example = json.loads(line)
             texts[example["class"]].append(example["text"])
-    return Examples(texts[POSITIVE], texts[NEGATIVE], head["cited_pages"], head["other_pages"], head["cited_urls"])
+            ids[example["class"]].append(example["id"])
+    return Examples(texts[POSITIVE], texts[NEGATIVE], head["cited_pages"], head["other_pages"], head["cited_urls"], ids)
 
 
 def build(p: beam.Pipeline, files: list[tuple[str, bool]], cited: str | None, max_examples: int, seed: int,
