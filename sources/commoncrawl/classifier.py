@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             return error(f"need CommonCrawl pages (0 under {negatives}; `make sample` writes some) for the negatives")
         options = beam_options(parser.parse_known_args(argv)[1])
         found = references.find_examples(options, work, cited, args.max_examples, args.seed,
-                                         FileSystems.join(out_dir, f".tmp-classifier-{uuid.uuid4().hex[:8]}.jsonl.gz"))
+                                         FileSystems.join(out_dir, f".tmp-classifier-{uuid.uuid4().hex[:8]}.jsonl.gz"),
+                                         MAX_CHARS)
         if not found.negatives:
             return error(f"need CommonCrawl pages (0 with words under {negatives}) for the negatives")
         wiki, info = _positives(args, found)

@@ -17,7 +17,8 @@ v.s. randomly sampled pages". The Wikipedia job writes the URLs its articles cit
   WriteExamples    the counts and the examples, as JSON lines, to a file the launcher reads back
 
 so memory and shuffle grow with the number of pages (a key and an id each), never with their text:
-the text held is at most 2 x max_examples pages of MAX_CHARS characters, as before.
+the text held is at most 2 x max_examples pages of max_chars characters (the classifier's
+MAX_CHARS), as before.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.dedup import normalize_url
 from pipeline.document import Document
 from pipeline.warc import read_warc
-from sources.commoncrawl.classifier import MAX_CHARS, classifier_text
 from sources.commoncrawl.sampling import SeededSample
 
 POSITIVE, NEGATIVE = "positive", "negative"
@@ -57,17 +57,19 @@ def url_key(doc: Document) -> str:
     return normalize_url(url) if url else f"no-url:{doc.id}"
 
 
-def _pages(path: str) -> Iterator[Document]:
+def _pages(path: str, max_chars: int) -> Iterator[Document]:
+    """The pages of one file with a word in what the classifier sees of them (a page without one
+    is an empty example: fastText's loss would be NaN)."""
     for record in read_warc(path, "commoncrawl"):
-        if isinstance(record, Document) and classifier_text(record.text):  # no words: fastText's loss is NaN
+        if isinstance(record, Document) and record.text[:max_chars].strip():
             yield record
 
 
-def page_keys(work: tuple[str, bool], seed: int):
+def page_keys(work: tuple[str, bool], seed: int, max_chars: int):
     """(URL key, (seeded position, id, file, negatives' page?)) for each page of one file."""
     path, pool = work
     position = SeededSample(seed).position
-    for doc in _pages(path):
+    for doc in _pages(path, max_chars):
         yield url_key(doc), (position(doc.id), doc.id, path, pool)
 
 
@@ -83,16 +85,16 @@ def label(element):
             yield NEGATIVE, (position, doc_id, path)
 
 
-def chosen_texts(work: tuple[str, bool], chosen: dict):
-    """(class, position, id, text cut to MAX_CHARS) of the chosen pages of one file."""
+def chosen_texts(work: tuple[str, bool], chosen: dict, max_chars: int):
+    """(class, position, id, text cut to `max_chars`) of the chosen pages of one file."""
     path, _ = work
     wanted = {doc_id: (kind, position) for kind, position, doc_id in chosen[path]}
     if not wanted:
         return
-    for doc in _pages(path):
+    for doc in _pages(path, max_chars):
         if doc.id in wanted:
             kind, position = wanted.pop(doc.id)  # an id read twice is one example
-            yield kind, position, doc.id, doc.text[:MAX_CHARS]
+            yield kind, position, doc.id, doc.text[:max_chars]
 
 
 def write_examples(examples: list, path: str, counts: dict, cited_urls: int) -> None:
@@ -117,11 +119,12 @@ def read_examples(path: str) -> Examples:
 
 
 def build(p: beam.Pipeline, files: list[tuple[str, bool]], cited: str | None, max_examples: int, seed: int,
-          out: str) -> None:
+          out: str, max_chars: int) -> None:
     """Adds the job to `p`: `files` are (path, its pages are negative candidates), `cited` the
-    glob of cited-URL files (None: there are none), `out` where the examples go."""
+    glob of cited-URL files (None: there are none), `out` where the examples go, each page cut
+    to `max_chars` (what the classifier sees)."""
     paths = p | "Files" >> beam.Create(files) | "ReshuffleFiles" >> beam.Reshuffle()
-    pages = paths | "ReadPageKeys" >> beam.FlatMap(page_keys, seed)
+    pages = paths | "ReadPageKeys" >> beam.FlatMap(page_keys, seed, max_chars)
     if cited:
         urls = (p | "ReadCitedUrls" >> beam.io.ReadFromText(cited)
                 | "CitedKeys" >> beam.FlatMap(lambda line: [(line.strip(), None)] if line.strip() else []))
@@ -138,17 +141,17 @@ def build(p: beam.Pipeline, files: list[tuple[str, bool]], cited: str | None, ma
     )
     (
         paths
-        | "ReadChosenTexts" >> beam.FlatMap(chosen_texts, beam.pvalue.AsMultiMap(chosen))
+        | "ReadChosenTexts" >> beam.FlatMap(chosen_texts, beam.pvalue.AsMultiMap(chosen), max_chars)
         | "AllExamples" >> beam.combiners.ToList()
         | "WriteExamples" >> beam.Map(write_examples, out, beam.pvalue.AsDict(counts), beam.pvalue.AsSingleton(n_urls))
     )
 
 
 def find_examples(options, files: list[tuple[str, bool]], cited: str | None, max_examples: int, seed: int,
-                  out: str) -> Examples:
+                  out: str, max_chars: int) -> Examples:
     """Runs the job with Beam `options`; returns what it found (the file `out` is removed)."""
     with beam.Pipeline(options=options) as p:
-        build(p, files, cited, max_examples, seed, out)
+        build(p, files, cited, max_examples, seed, out, max_chars)
     try:
         return read_examples(out)
     finally:

@@ -126,7 +126,8 @@ def test_positives_are_exactly_the_crawl_pages_an_article_cites(chain, tmp_path)
     assert [d for d in pages if d.id in expected and d.meta["url"].endswith("/")]  # crawled as "https://x/" for "http://www.x"
     work = [(path, True) for path in expand_inputs(str(root / "raw" / "commoncrawl"))]
     glob = str(root / "clean" / "wikipedia" / "cited_urls" / "*.txt.gz")
-    found = references.find_examples(references_options(), work, glob, 10_000, 7, str(tmp_path / "ex.jsonl.gz"))
+    found = references.find_examples(references_options(), work, glob, 10_000, 7, str(tmp_path / "ex.jsonl.gz"),
+                                     classifier.MAX_CHARS)
     assert set(found.ids[references.POSITIVE]) == expected and found.cited_pages == len(expected)
     others = {d.id for d in pages if d.id not in expected and classifier.classifier_text(d.text)}  # words to learn
     assert set(found.ids[references.NEGATIVE]) == others and found.other_pages == len(others)
