@@ -292,9 +292,23 @@ def _positives(args, found) -> tuple[list[str], dict]:
     return wiki, {"positives": ARTICLE_TEXT, **info}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _find(references, options, work, cited, args, out_dir):
+    """The Beam job's examples; a failure inside it (a damaged cited-URL file) is an OSError
+    naming the job, so the command says one line, not a worker's traceback."""
     import uuid
 
+    try:
+        return references.find_examples(options, work, cited, args.max_examples, args.seed,
+                                        FileSystems.join(out_dir, f".tmp-classifier-{uuid.uuid4().hex[:8]}.jsonl.gz"),
+                                        MAX_CHARS)
+    except OSError:
+        raise
+    except Exception as exc:  # Beam wraps what failed on a worker in its own errors
+        last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+        raise OSError(f"the classifier's Beam job failed ({cited or 'no cited URLs'}): {last[0][:500]}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
     from pipeline.files import write_atomic_bytes
     from pipeline.localcache import store_error
     from pipeline.options import beam_options
@@ -312,10 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         work, negatives, cited = _inputs(args)
         if not any(pool for _, pool in work):
             return error(f"need CommonCrawl pages (0 under {negatives}; `make sample` writes some) for the negatives")
-        options = beam_options(parser.parse_known_args(argv)[1])
-        found = references.find_examples(options, work, cited, args.max_examples, args.seed,
-                                         FileSystems.join(out_dir, f".tmp-classifier-{uuid.uuid4().hex[:8]}.jsonl.gz"),
-                                         MAX_CHARS)
+        found = _find(references, beam_options(parser.parse_known_args(argv)[1]), work, cited, args, out_dir)
         if not found.negatives:
             return error(f"need CommonCrawl pages (0 with words under {negatives}) for the negatives")
         wiki, info = _positives(args, found)
@@ -328,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
               f"each, seed {args.seed})", flush=True)
         if "warning" in info:
             print(f"[classifier] WARNING: {info['warning']}", file=sys.stderr, flush=True)
+        if FileSystems.exists(info_path(out)):  # a model without its JSON says "unknown", never another's kind
+            FileSystems.delete([info_path(out)])
         model = train(wiki, found.negatives, out, args.seed, args.epochs)
         write_atomic_bytes(info_path(out), (json.dumps(info, indent=1, sort_keys=True) + "\n").encode())
     except OSError as exc:  # the data cannot be read, or the model not written
