@@ -79,7 +79,8 @@ def child(command: str, args: list[str]) -> dict:
 
 def measured(command: str, data: str, caps: list[str]) -> dict:
     out = os.path.join(data, f"models-{command}")
-    where = ["--lm-dir", out] if command == "lm" else ["--output", os.path.join(out, "wiki_classifier.bin"), *IN_PROCESS]
+    model = os.path.join(out, "wiki_classifier.bin")
+    where = ["--lm-dir", out] if command == "lm" else ["--output", model, *IN_PROCESS]
     cmd = [sys.executable, "-m", "benchmarks.bench_cc_models", "--child", command, "--data", data, *where, *caps]
     proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True)
     if proc.returncode != 0:

@@ -143,7 +143,8 @@ class WriteShards(beam.PTransform):
             | "GroupShards" >> beam.CoGroupByKey()
             | "Records" >> beam.MapTuple(lambda i, g: (i, [g["records"]]))
         )
-        written = grouped | "WriteShard" >> beam.ParDo(_WriteShard(self.directory, self.prefix, self.suffix), total_side)
+        writer = _WriteShard(self.directory, self.prefix, self.suffix)
+        written = grouped | "WriteShard" >> beam.ParDo(writer, total_side)
         return (
             written
             | "AllWritten" >> beam.combiners.ToList()

@@ -56,7 +56,8 @@ def cited_pages(dump: str, skip: int, n: int = CITED_PAGES) -> list[tuple[str, s
             continue
         for block in text.split("\n\n"):
             block = block.strip()
-            urls = [u for u in raw_cited_urls(block) if normalize_url(u) not in seen] if not block.startswith(NOT_PROSE) else []
+            prose = not block.startswith(NOT_PROSE)
+            urls = [u for u in raw_cited_urls(block) if normalize_url(u) not in seen] if prose else []
             paragraph = " ".join(wikitext.to_text(block, prefixes).split()) if urls else ""
             if len(paragraph) < MIN_PARAGRAPH_CHARS:
                 continue

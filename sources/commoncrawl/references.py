@@ -5,7 +5,7 @@ v.s. randomly sampled pages". The Wikipedia job writes the URLs its articles cit
 (DATA/clean/wikipedia/cited_urls/, normalised by `pipeline.dedup.normalize_url`); this job
 
   ReadPageKeys     every crawl page (WET/WARC) -> (its WARC-Target-URI normalised the same way,
-                   (seeded position, id, file, from the negatives' pages?)): no text moves
+                   (seeded position, id, file number, from the negatives' files?)): no text moves
   JoinCitations    CoGroupByKey with the cited URLs (a full dump cites tens of millions: a join
                    by key, never a side input held by every worker)
   Label            a page whose URL is cited is a positive; any other page of the negatives'
@@ -65,12 +65,13 @@ def _pages(path: str, max_chars: int) -> Iterator[Document]:
             yield record
 
 
-def page_keys(work: tuple[str, bool], seed: int, max_chars: int):
-    """(URL key, (seeded position, id, file, negatives' page?)) for each page of one file."""
-    path, pool = work
+def page_keys(work: tuple[int, str, bool], seed: int, max_chars: int):
+    """(URL key, (seeded position, id, file number, negatives' page?)) for each page of one file
+    (its number, not its path, travels with each page: fewer bytes in the shuffle)."""
+    number, path, pool = work
     position = SeededSample(seed).position
     for doc in _pages(path, max_chars):
-        yield url_key(doc), (position(doc.id), doc.id, path, pool)
+        yield url_key(doc), (position(doc.id), doc.id, number, pool)
 
 
 def label(element):
@@ -78,17 +79,17 @@ def label(element):
     page of the negatives' files -> negative; else nothing."""
     _, groups = element
     cited = any(True for _ in groups["cited"])
-    for position, doc_id, path, pool in groups["pages"]:
+    for position, doc_id, number, pool in groups["pages"]:
         if cited:
-            yield POSITIVE, (position, doc_id, path)
+            yield POSITIVE, (position, doc_id, number)
         elif pool:
-            yield NEGATIVE, (position, doc_id, path)
+            yield NEGATIVE, (position, doc_id, number)
 
 
-def chosen_texts(work: tuple[str, bool], chosen: dict, max_chars: int):
+def chosen_texts(work: tuple[int, str, bool], chosen: dict, max_chars: int):
     """(class, position, id, text cut to `max_chars`) of the chosen pages of one file."""
-    path, _ = work
-    wanted = {doc_id: (kind, position) for kind, position, doc_id in chosen[path]}
+    number, path, _ = work
+    wanted = {doc_id: (kind, position) for kind, position, doc_id in chosen[number]}
     if not wanted:
         return
     for doc in _pages(path, max_chars):
@@ -100,14 +101,16 @@ def chosen_texts(work: tuple[str, bool], chosen: dict, max_chars: int):
 def write_examples(examples: list, path: str, counts: dict, cited_urls: int) -> None:
     """One JSON line of counts, then one per example in (class, position, id) order."""
     head = {"cited_pages": counts.get(POSITIVE, 0), "other_pages": counts.get(NEGATIVE, 0), "cited_urls": cited_urls}
-    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+    with (FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw,
+          gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz):
         gz.write((json.dumps(head) + "\n").encode())
         for kind, position, doc_id, text in sorted(examples, key=lambda e: (e[0], e[1], e[2])):
             gz.write((json.dumps({"class": kind, "id": doc_id, "text": text}) + "\n").encode())
 
 
 def read_examples(path: str) -> Examples:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw, gzip.GzipFile(fileobj=raw) as gz:
+    with (FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw,
+          gzip.GzipFile(fileobj=raw) as gz):
         head = json.loads(gz.readline())
         texts: dict[str, list[str]] = {POSITIVE: [], NEGATIVE: []}
         ids: dict[str, list[str]] = {POSITIVE: [], NEGATIVE: []}
@@ -123,7 +126,8 @@ def build(p: beam.Pipeline, files: list[tuple[str, bool]], cited: str | None, ma
     """Adds the job to `p`: `files` are (path, its pages are negative candidates), `cited` the
     glob of cited-URL files (None: there are none), `out` where the examples go, each page cut
     to `max_chars` (what the classifier sees)."""
-    paths = p | "Files" >> beam.Create(files) | "ReshuffleFiles" >> beam.Reshuffle()
+    numbered = [(number, path, pool) for number, (path, pool) in enumerate(files)]
+    paths = p | "Files" >> beam.Create(numbered) | "ReshuffleFiles" >> beam.Reshuffle()
     pages = paths | "ReadPageKeys" >> beam.FlatMap(page_keys, seed, max_chars)
     if cited:
         urls = (p | "ReadCitedUrls" >> beam.io.ReadFromText(cited)
@@ -137,7 +141,7 @@ def build(p: beam.Pipeline, files: list[tuple[str, bool]], cited: str | None, ma
     chosen = (
         labelled
         | "Sample" >> beam.combiners.Top.SmallestPerKey(max_examples)
-        | "ByFile" >> beam.FlatMapTuple(lambda kind, items: [(path, (kind, pos, doc_id)) for pos, doc_id, path in items])
+        | "ByFile" >> beam.FlatMapTuple(lambda kind, items: [(n, (kind, pos, doc_id)) for pos, doc_id, n in items])
     )
     (
         paths

@@ -28,8 +28,8 @@ TRAILING = ".,;:!?"
 BRACES = re.compile(r"\{\{|\}\}")
 # Citation templates by name: Help:Citation Style 1 (`cite web`, `cite news`, ... `citation`),
 # de: Vorlage:Internetquelle / Literatur, ru: Шаблон:Статья / Книга / Публикация.
-CITATION_TEMPLATE = re.compile(r"\{\{\s*(?:cite[ _][^|{}]*|citation|internetquelle|literatur|статья|книга|публикация)"
-                               r"\s*\|", re.I)
+CITATION_TEMPLATE = re.compile(
+    r"\{\{\s*(?:cite[ _][^|{}]*|citation|internetquelle|literatur|статья|книга|публикация)\s*\|", re.I)
 # A parameter naming the cited page: url, chapter-url, contribution-url... (CS1), German and
 # Russian templates' `url` / `ссылка`; never an archive copy (archive-url, archiv-url) or a lay
 # summary (lay-url).
