@@ -3,9 +3,9 @@
 The sample's English Wikipedia is the real enwiki dump asset, and its articles cite real URLs
 (`{{cite web |url=...}}` in `<ref>`s). The pages behind them cannot be fetched offline, so each
 sample page at a cited URL holds, as a stand-in, the article paragraph that cites it (the claim
-its source supports), between lines of that site's boilerplate. One page per citing paragraph
-(the paragraph's first cited URL), so no two pages share a paragraph (line dedup would remove
-it from both). Only articles after the first `skip` are used: those make the sample's
+its source supports) and the paragraphs after it, up to about PAGE_CHARS, between lines of that
+site's boilerplate. One page per citing paragraph (its first URL not cited by an earlier page),
+and no paragraph on two pages (line dedup would remove it from both). Only articles after the first `skip` are used: those make the sample's
 encyclopedia pages, which must not share lines with these. Every third page is crawled under
 another spelling of its URL (the other scheme, no "www.", a trailing slash): the classifier's join
 meets it through `normalize_url`, as a real crawl and a citation often differ.
@@ -24,6 +24,7 @@ from sources.wikipedia.dump import iter_pages, open_stream
 
 CITED_PAGES = 60  # comfortably above classifier.MIN_CITED_PAGES (30), so the demo uses cited pages
 MIN_PARAGRAPH_CHARS = 300  # CCNet's min_len: a shorter page would be dropped before the classifier matters
+PAGE_CHARS = 1500  # the citing paragraph and those after it, up to about this much: a page, not a snippet
 NOT_PROSE = ("*", "#", "{", "|", "=", ":", ";", "!", "[[")  # lists, tables, templates, headings, files
 
 
@@ -46,6 +47,12 @@ def crawled_as(url: str, number: int) -> str:
     return f"{other}://{rest.rstrip('/')}/"
 
 
+def _prose(text: str, prefixes) -> list[tuple[str, str]]:
+    """(wikitext, plain text) of each prose paragraph of an article (no lists, tables, headings)."""
+    blocks = [b.strip() for b in text.split("\n\n")]
+    return [(b, " ".join(wikitext.to_text(b, prefixes).split())) for b in blocks if b and not b.startswith(NOT_PROSE)]
+
+
 def cited_pages(dump: str, skip: int, n: int = CITED_PAGES) -> list[tuple[str, str, str]]:
     """(URL, "eng", text) of `n` pages at URLs the articles after the first `skip` cite."""
     prefixes = wikitext.dropped_prefixes("en")
@@ -54,20 +61,21 @@ def cited_pages(dump: str, skip: int, n: int = CITED_PAGES) -> list[tuple[str, s
     for title, text in articles(dump)[skip:]:
         if wikitext.is_disambiguation(title, text):  # the Wikipedia job drops these: they cite nothing
             continue
-        for block in text.split("\n\n"):
-            block = block.strip()
-            prose = not block.startswith(NOT_PROSE)
-            urls = [u for u in raw_cited_urls(block) if normalize_url(u) not in seen] if prose else []
-            paragraph = " ".join(wikitext.to_text(block, prefixes).split()) if urls else ""
-            if len(paragraph) < MIN_PARAGRAPH_CHARS:
+        paragraphs = _prose(text, prefixes)
+        used = 0  # paragraphs before this one belong to a page already
+        for i, (block, paragraph) in enumerate(paragraphs):
+            urls = [u for u in raw_cited_urls(block) if normalize_url(u) not in seen] if i >= used else []
+            if not urls or len(paragraph) < MIN_PARAGRAPH_CHARS:
                 continue
-            url = urls[0]
-            seen.add(normalize_url(url))
-            host = urlsplit(url).netloc.lower().removeprefix("www.") or "example.org"
-            lines = [f"{title} | {host}", f"{host} | Home | About | Contact | Search", paragraph,
+            body, used = [paragraph], i + 1
+            while used < len(paragraphs) and sum(map(len, body)) < PAGE_CHARS:
+                body.append(paragraphs[used][1])
+                used += 1
+            seen.add(normalize_url(urls[0]))
+            host = urlsplit(urls[0]).netloc.lower().removeprefix("www.") or "example.org"
+            lines = [f"{title} | {host}", f"{host} | Home | About | Contact | Search", *body,
                      f"Copyright {host}. All rights reserved."]
-            pages.append((crawled_as(url, len(pages)), "eng", "\n".join(lines)))
+            pages.append((crawled_as(urls[0], len(pages)), "eng", "\n".join(lines)))
             if len(pages) == n:
                 return pages
     return pages
-
