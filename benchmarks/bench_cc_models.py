@@ -4,11 +4,13 @@ below the 1x input, so what is measured is the cap, not the corpus (goal: flat, 
 Input: clean Wikipedia in three languages, as the Wikipedia job writes it (`meta.language`): the
 106 articles of the enwiki dump asset (en, ~3.3M characters of training lines), Debian's German
 fortunes in documents of 20 (de, ~2.7M; none where fortunes-de is not installed) and the bgwiki
-asset (bg, ~8,000 characters: below `--min-chars`, so it gets no model); `make lm` is run with
-`--languages en,de,bg`, one streamed pass and a capped sample per language. Raw CommonCrawl: the
-sample's WET files (`samples.commoncrawl.build`). 4x is four copies of each with new ids (a clean
-shard per copy; the sample built with four seeds, so new WARC record ids).
-Every run is its own process; its peak is that process's VmHWM (lmplz, a child, not counted).
+asset (bg, ~8,000 characters: below `--min-chars`, so it gets no model), and the URLs the English
+articles cite as the Wikipedia job writes them; `make lm` is run with `--languages en,de,bg`, one
+streamed pass and a capped sample per language. Raw CommonCrawl: the sample's WET files
+(`samples.commoncrawl.build`, 60 of whose pages those articles cite). 4x is four copies of each with
+new ids (a clean shard and a cited-URL file per copy; the sample built with four seeds, so new WARC
+record ids). Every run is its own process; its peak is that process's VmHWM (lmplz, a child, not
+counted; the classifier's Beam job runs in that process: the in-memory DirectRunner).
 Full mode adds the commands at their default caps (above this input: the whole input is held).
 
     python -m benchmarks.bench_cc_models [--full]
@@ -34,6 +36,7 @@ LM_CAPS = ["--languages", ",".join(LANGUAGES), "--max-chars", "1000000", "--refe
            "--vocab-size", "2000"]
 FORTUNES_A_DOC = 20
 CLASSIFIER_CAPS = ["--max-examples", "50", "--epochs", "5"]
+IN_PROCESS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]  # the Beam job's memory is this process's
 
 
 def wikipedia_texts() -> dict[str, list[str]]:
@@ -52,13 +55,20 @@ def wikipedia_texts() -> dict[str, list[str]]:
 
 def write_input(data: str, copies: int) -> int:
     """`copies` copies of the clean Wikipedia and raw CommonCrawl input under `data`; returns bytes."""
+    import html
+
     from pipeline.assets import asset_path
     from samples import commoncrawl as sample
+    from samples.wikipedia import split_real_dump
+    from sources.commoncrawl import lm
+    from sources.wikipedia.citations import cited_urls
 
     clean = os.path.join(data, "clean", "wikipedia")
     raw = os.path.join(data, "raw", "commoncrawl")
-    os.makedirs(clean, exist_ok=True)
+    os.makedirs(os.path.join(clean, "cited_urls"), exist_ok=True)
     texts = wikipedia_texts()
+    cited = sorted({url for page in split_real_dump(asset_path(lm.ENWIKI_ASSET))[1:-1]
+                    for url in cited_urls(html.unescape(page))})
     for copy in range(copies):
         with gzip.open(os.path.join(clean, f"wikipedia-{copy:05d}-of-{copies:05d}.jsonl.gz"), "wt",
                        encoding="utf-8") as f:
@@ -66,6 +76,9 @@ def write_input(data: str, copies: int) -> int:
                 for i, text in enumerate(docs):
                     f.write(json.dumps({"id": f"wikipedia/{lang}/{copy}/{i}", "text": text, "source": "wikipedia",
                                         "meta": {"language": lang}}) + "\n")
+        with gzip.open(os.path.join(clean, "cited_urls", f"cited_urls-{copy:05d}-of-{copies:05d}.txt.gz"), "wt",
+                       encoding="utf-8") as f:
+            f.write("".join(url + "\n" for url in cited))
         os.makedirs(os.path.join(raw, f"copy{copy}"), exist_ok=True)
         sample.build(os.path.join(raw, f"copy{copy}"), os.path.dirname(asset_path("lid.176.ftz")), 1234 + copy)
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, names in os.walk(data) for f in names)
@@ -89,7 +102,8 @@ def child(command: str, args: list[str]) -> dict:
 
 def measured(command: str, data: str, caps: list[str]) -> dict:
     out = os.path.join(data, f"models-{command}")
-    where = ["--lm-dir", out] if command == "lm" else ["--output", os.path.join(out, "wiki_classifier.bin")]
+    model = os.path.join(out, "wiki_classifier.bin")
+    where = ["--lm-dir", out] if command == "lm" else ["--output", model, *IN_PROCESS]
     cmd = [sys.executable, "-m", "benchmarks.bench_cc_models", "--child", command, "--data", data, *where, *caps]
     proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -98,6 +112,9 @@ def measured(command: str, data: str, caps: list[str]) -> dict:
     assert result["rc"] == 0, result
     if command == "lm":  # the languages that got a model (bg has too little text for one)
         result["models"] = sorted(name.split(".")[0] for name in os.listdir(out) if name.endswith(".arpa.bin"))
+    if command == "classifier":  # the paper's positives, not the fallback: the row measures that job
+        with open(os.path.join(out, "wiki_classifier.json")) as f:
+            assert json.load(f)["positives"] == "wikipedia_cited_pages"
     return result
 
 

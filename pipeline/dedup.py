@@ -12,6 +12,7 @@ document id, then position) survives, as in C4; without it every copy goes, as i
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Iterable
 
 import apache_beam as beam
@@ -19,6 +20,17 @@ from apache_beam import pvalue
 
 from pipeline.document import Document, Rejected
 from pipeline.filters import REJECTED
+
+# TFDS `c4_utils.normalize_url`, applied before `dedupe_urls`: the scheme and a leading "www.",
+# a query starting with utm_/ref/feed, and trailing slashes are not part of a page's identity
+# (a crawl holds http and https, www and bare, tracking-tagged copies of the same page). The key
+# of C4's URL dedup, and of the join of crawl pages with the URLs Wikipedia cites (`make classifier`).
+_URL_SCHEME = re.compile(r"https?://(www\.)?")
+_URL_TRACKING_QUERY = re.compile(r"\?(utm_|ref|feed).*")
+
+
+def normalize_url(url: str) -> str:
+    return _URL_TRACKING_QUERY.sub("", _URL_SCHEME.sub("", url)).rstrip("/")
 
 
 class _KeepLowestId(beam.DoFn):

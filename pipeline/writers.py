@@ -30,8 +30,8 @@ TARGET_SHARD_BYTES = 256 * 1024 * 1024
 STAGING = ".tmp-"
 
 
-def shard_name(prefix: str, index: int, total: int) -> str:
-    return f"{prefix}-{index:05d}-of-{total:05d}.jsonl.gz"
+def shard_name(prefix: str, index: int, total: int, suffix: str = ".jsonl.gz") -> str:
+    return f"{prefix}-{index:05d}-of-{total:05d}{suffix}"
 
 
 def gzip_lines(lines: list[str]) -> bytes:
@@ -47,14 +47,15 @@ def gzip_lines(lines: list[str]) -> bytes:
 class _WriteShard(beam.DoFn):
     """Writes one shard to a hidden staging file; yields (staging path, final path)."""
 
-    def __init__(self, directory: str, prefix: str):
+    def __init__(self, directory: str, prefix: str, suffix: str = ".jsonl.gz"):
         self.directory = directory
         self.prefix = prefix
+        self.suffix = suffix
 
     def process(self, element, total: int):
         index, groups = element
         records = sorted(r for group in groups for r in group)  # (key, line) pairs: sort by key
-        name = shard_name(self.prefix, index, total)
+        name = shard_name(self.prefix, index, total, self.suffix)
         staging = FileSystems.join(self.directory, f"{STAGING}{name}-{uuid.uuid4().hex[:8]}")
         if not FileSystems.exists(self.directory):
             FileSystems.mkdirs(self.directory)
@@ -70,9 +71,10 @@ class _Commit(beam.DoFn):
     """Once the whole new set is staged: removes the earlier run's shards (any N) and the
     staging files of killed runs, then renames the new set into place. Safe to retry."""
 
-    def __init__(self, directory: str, prefix: str):
+    def __init__(self, directory: str, prefix: str, suffix: str = ".jsonl.gz"):
         self.directory = directory
         self.prefix = prefix
+        self.suffix = suffix
 
     def _existing(self, pattern: str, name_re: str) -> list[str]:
         try:
@@ -90,7 +92,7 @@ class _Commit(beam.DoFn):
         pending = [(staging, final) for staging, final in written if FileSystems.exists(staging)]
         moving = {final for _, final in pending}
         finals = {final for _, final in written}
-        shard_re = re.escape(self.prefix) + r"-\d{5}-of-\d{5}\.jsonl\.gz"
+        shard_re = re.escape(self.prefix) + r"-\d{5}-of-\d{5}" + re.escape(self.suffix)
         old = [path for path in self._existing(f"{self.prefix}-*", shard_re)
                if path not in finals or path in moving]
         orphans = [path for path in self._existing(f"{STAGING}{self.prefix}-*", re.escape(STAGING) + shard_re + r"-[0-9a-f]{8}")
@@ -106,11 +108,14 @@ class WriteShards(beam.PTransform):
     """Writes a PCollection of records as `<directory>/<prefix>-SSSSS-of-NNNNN.jsonl.gz`.
 
     `key` gives each record's sort key (its id); `to_line` its JSON line. `num_shards=0` picks
-    N from the total size. Returns a PCollection with the number of shards written.
+    N from the total size. `suffix` names other gzip line files (`.txt.gz`: one value a line).
+    Returns a PCollection with the number of shards written.
     """
 
-    def __init__(self, directory: str, prefix: str, key: Callable, to_line: Callable, num_shards: int = 0):
+    def __init__(self, directory: str, prefix: str, key: Callable, to_line: Callable, num_shards: int = 0,
+                 suffix: str = ".jsonl.gz"):
         super().__init__()
+        self.suffix = suffix
         self.directory = directory
         self.prefix = prefix
         self.key = key
@@ -138,10 +143,11 @@ class WriteShards(beam.PTransform):
             | "GroupShards" >> beam.CoGroupByKey()
             | "Records" >> beam.MapTuple(lambda i, g: (i, [g["records"]]))
         )
-        written = grouped | "WriteShard" >> beam.ParDo(_WriteShard(self.directory, self.prefix), total_side)
+        writer = _WriteShard(self.directory, self.prefix, self.suffix)
+        written = grouped | "WriteShard" >> beam.ParDo(writer, total_side)
         return (
             written
             | "AllWritten" >> beam.combiners.ToList()
-            | "Commit" >> beam.ParDo(_Commit(self.directory, self.prefix))
+            | "Commit" >> beam.ParDo(_Commit(self.directory, self.prefix, self.suffix))
         )
 

@@ -11,8 +11,10 @@
   banners, footers shared across pages), real English Wikipedia articles (the enwiki dump),
   German and Russian pages (Debian's fortunes-de / fortunes-ru, when installed) and Bulgarian
   pages (the bgwiki dump), keyword-spam and word-salad pages (the perplexity tail), mirrored
-  pages (identical copies), pages under 300 characters, and bad records: one with invalid
-  UTF-8 and one whose Content-Length claims more bytes than the block has.
+  pages (identical copies), pages under 300 characters, pages at 60 URLs that the sample's
+  English Wikipedia articles cite (`cited_pages.py`: the positives of `make classifier`), and
+  bad records: one with invalid UTF-8 and one whose Content-Length claims more bytes than the
+  block has.
 - `CC-MAIN-*-00009.warc.wet.gz`: a WET file cut short (a truncated gzip member at the end).
 - `CC-MAIN-*-00005.warc.wet.gz`: a WET file gzipped as a whole (one gzip member, as `gzip` of a
   downloaded-and-inflated `.warc.wet` writes it): its warcinfo and NEWS_WHOLE_GZIP more news
@@ -31,6 +33,8 @@ import random
 import re
 import shutil
 import uuid
+
+from samples.cited_pages import cited_pages
 
 FORTUNES = "/usr/share/games/fortunes"
 PREFIX = "CC-MAIN-20230320083513-20230320113513"
@@ -81,11 +85,15 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
 
 
 def _pages(assets_dir: str, rng: random.Random) -> list[tuple[str, str, str]]:
-    pages = _news(assets_dir, rng) + _wikipedia(assets_dir) + _foreign(assets_dir, rng) + _junk(assets_dir, rng)
+    from sources.commoncrawl.lm import ENWIKI_ASSET
+
+    encyclopedia, articles_used = _wikipedia(assets_dir)
+    pages = _news(assets_dir, rng) + encyclopedia + _foreign(assets_dir, rng) + _junk(assets_dir, rng)
     mirrored = [(url.replace("://", "://mirror."), lang, text) for url, lang, text in pages[5:9]]
     short = [(f"http://short.example/{i}", "eng", f"Page {i}\nNothing to see here yet. Come back soon.")
              for i in range(4)]
-    return pages + mirrored + short
+    cited = cited_pages(os.path.join(assets_dir, ENWIKI_ASSET), skip=articles_used)
+    return pages + mirrored + short + cited
 
 
 def _news(assets_dir: str, rng: random.Random, first: int = 0, end: int = NEWS_PAGES) -> list[tuple[str, str, str]]:
@@ -102,10 +110,13 @@ def _news(assets_dir: str, rng: random.Random, first: int = 0, end: int = NEWS_P
     return pages
 
 
-def _wikipedia(assets_dir: str) -> list[tuple[str, str, str]]:
+def _wikipedia(assets_dir: str) -> tuple[list[tuple[str, str, str]], int]:
+    """40 encyclopedia pages from the first articles of the enwiki dump; and how many articles
+    they took (the cited pages come from the articles after them)."""
     from sources.commoncrawl.lm import ENWIKI_ASSET, dump_texts
 
-    pages = []
+    pages: list[tuple[str, str, str]] = []
+    number = -1
     for number, text in enumerate(dump_texts(os.path.join(assets_dir, ENWIKI_ASSET))):
         paragraphs = [p for p in text.split("\n") if len(p) > 40][:25]
         if len(paragraphs) < 3:
@@ -115,7 +126,7 @@ def _wikipedia(assets_dir: str) -> list[tuple[str, str, str]]:
         pages.append((f"http://encyclopedia.example/wiki/{number}", "eng", "\n".join(lines)))
         if len(pages) == 40:
             break
-    return pages
+    return pages, number + 1
 
 
 def fortunes(lang: str, rng: random.Random) -> list[str]:

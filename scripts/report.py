@@ -53,6 +53,22 @@ def _fmt(value, spec: str = ",") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def classifier_note(stats: dict) -> str:
+    """What the CommonCrawl job's Wikipedia-reference classifier was trained on (its stats.json
+    `wiki_classifier`, from the JSON `make classifier` writes beside the model); loud when the
+    positives were not the pages Wikipedia cites."""
+    info = stats.get("wiki_classifier")
+    if not isinstance(info, dict):
+        return ""
+    if info.get("positives") == "wikipedia_cited_pages":
+        text = (f"Wikipedia-reference classifier: positives are {_fmt(info.get('positives_used'))} of the "
+                f"{_fmt(info.get('cited_pages_found'))} crawl pages Wikipedia cites, negatives "
+                f"{_fmt(info.get('negatives_used'))} of {_fmt(info.get('other_pages_found'))} other crawl pages.")
+        return f"<p>{html.escape(text)}</p>"
+    warning = info.get("warning") or f"positives: {info.get('positives')}"
+    return f'<p class="warning"><strong>Wikipedia-reference classifier: {html.escape(str(warning))}</strong></p>'
+
+
 def funnels(report: Report, data: str) -> None:
     body, rows, notes, absent, unreadable = [], [], [], [], []
     for source in ALL_SOURCES:
@@ -91,7 +107,8 @@ def funnels(report: Report, data: str) -> None:
             ax.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter())
         axes[0].invert_yaxis()
         fig.suptitle(f"{source}: what each filter removed")
-        body.append(f"<h3>{source}</h3>" + report.figure(fig, f"funnel_{source}"))
+        body.append(f"<h3>{source}</h3>" + report.figure(fig, f"funnel_{source}")
+                    + (classifier_note(stats) if source == "commoncrawl" else ""))
     if unreadable:
         notes.append(f"unreadable stats.json (not JSON, or cut short): {', '.join(unreadable)}")
     if absent and (rows or unreadable):

@@ -58,6 +58,7 @@ table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
 th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; }} .missing {{ color: #888; font-style: italic; }}
+.warning {{ color: #b00; border: 2px solid #b00; padding: 0.5em; }}
 </style></head>
 <body>
 <h1>LLaMA corpus and training report</h1>

@@ -25,6 +25,12 @@ from pipeline.document import Document, ErrorRecord
 from pipeline.filters import ERRORS, Ledger, Step
 
 log = logging.getLogger("pipeline.read")
+# A step may note strings for the job to write beside its documents: `doc.meta["lines:NAME"]`, a
+# list of strings (Wikipedia's cited URLs). The composite takes them out of every document, kept
+# or dropped, and outputs each distinct string once under "lines:NAME"; the launcher writes them
+# to DATA/clean/SOURCE/NAME/NAME-SSSSS-of-NNNNN.txt.gz, one a line, and stats.json says
+# NAME: {"found": strings noted (with repeats across documents), "distinct": strings written}.
+LINES = "lines:"
 
 
 @dataclasses.dataclass
@@ -74,6 +80,36 @@ class ReadFn(beam.DoFn):
         log.info("%s: read %s: %d documents, %d errors", self.source.name, path, docs, errors)
 
 
+class _PopLinesFn(beam.DoFn):
+    """Takes the `lines:NAME` lists out of a document's meta (of a `Rejected`'s document too):
+    main output the record, tagged output LINES the (NAME, string) pairs."""
+
+    def process(self, record):
+        doc = getattr(record, "doc", record)
+        for key in [k for k in doc.meta if k.startswith(LINES)]:
+            for line in doc.meta.pop(key) or ():
+                yield pvalue.TaggedOutput(LINES, (key[len(LINES):], line))
+        yield record
+
+
+def pop_lines(records: beam.PCollection, label: str) -> tuple[beam.PCollection, beam.PCollection]:
+    """(the records without their `lines:` meta, the (NAME, string) pairs taken out)."""
+    out = records | label >> beam.ParDo(_PopLinesFn()).with_outputs(LINES, main="records")
+    return out["records"], out[LINES]
+
+
+def _line_counts(pairs: beam.PCollection, distinct_pairs: beam.PCollection) -> beam.PCollection:
+    """{NAME: {"found", "distinct"}} for stats.json."""
+    found = pairs | "CountFound" >> beam.combiners.Count.PerKey()
+    distinct = distinct_pairs | "Names" >> beam.Keys() | "CountDistinct" >> beam.combiners.Count.PerElement()
+    return (
+        {"found": found, "distinct": distinct}
+        | "JoinCounts" >> beam.CoGroupByKey()
+        | "LineStats" >> beam.MapTuple(lambda name, n: {name: {"found": sum(n["found"]),
+                                                               "distinct": sum(n["distinct"])}})
+    )
+
+
 class Source(beam.PTransform):
     """files (PCollection[str]) -> {"in": docs read, "clean", "rejected", "errors"}."""
 
@@ -86,6 +122,8 @@ class Source(beam.PTransform):
     reshuffle_docs: bool = True
     # A source that reads FIFOs, sockets and devices safely itself (GitHub counts them as drops).
     reads_special_files: bool = False
+    # The NAMEs of the `lines:NAME` its steps note (see LINES above), each written beside the shards.
+    writes_lines: tuple[str, ...] = ()
 
     def __init__(self, config: SourceConfig | None = None):
         super().__init__(label=type(self).__name__)
@@ -145,6 +183,16 @@ class Source(beam.PTransform):
             "rejected": tuple(rejected) | "AllRejected" >> beam.Flatten(),
             "errors": tuple(errors) | "AllErrors" >> beam.Flatten(),
         }
+        if self.writes_lines:
+            outputs["clean"], kept_lines = pop_lines(outputs["clean"], "PopLinesKept")
+            outputs["rejected"], dropped_lines = pop_lines(outputs["rejected"], "PopLinesDropped")
+            pairs = (kept_lines, dropped_lines) | "AllLines" >> beam.Flatten()
+            distinct = pairs | "DistinctLines" >> beam.Distinct()
+            extra.append(_line_counts(pairs, distinct))
+            for name in self.writes_lines:
+                label = name.title().replace("_", "")
+                outputs[LINES + name] = (distinct | f"Only{label}" >> beam.Filter(lambda kv, n=name: kv[0] == n)
+                                         | f"Values{label}" >> beam.Values())
         if extra:  # dicts merged into stats.json (see sources/run.py)
             outputs["extra"] = tuple(extra) | "AllExtra" >> beam.Flatten()
         return outputs

@@ -23,6 +23,7 @@ from pipeline.localcache import require_file, store_error
 from pipeline.options import beam_options, runner_problem, setup_logging, unknown_flags
 from pipeline.stats import LedgerEntry
 from sources import registry
+from sources.base import LINES
 
 log = logging.getLogger("sources.run")
 
@@ -70,6 +71,11 @@ def build(p: beam.Pipeline, source, inputs: list[str], output: str, keep_rejecte
         outputs["rejected"] | "WriteRejected" >> writers.WriteShards(
             FileSystems.join(output, "rejected", name), "rejected",
             key=lambda r: r.doc.id, to_line=lambda r: r.doc.to_json(r.reason))
+    for key in sorted(k for k in outputs if k.startswith(LINES)):  # e.g. Wikipedia's cited URLs
+        kind = key[len(LINES):]
+        outputs[key] | f"Write{kind.title().replace('_', '')}" >> writers.WriteShards(
+            FileSystems.join(clean_dir, kind), kind, key=lambda line: line, to_line=lambda line: line,
+            suffix=".txt.gz")
     outputs["errors"] | "WriteErrors" >> writers.WriteShards(
         FileSystems.join(output, "errors", name), "errors", key=lambda e: e.id, to_line=lambda e: e.to_json())
     (

@@ -32,7 +32,6 @@ import functools
 import gzip
 import json
 import os
-import re
 import zlib
 from typing import Iterator
 
@@ -41,7 +40,7 @@ from apache_beam import pvalue
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline import stats
-from pipeline.dedup import ExactDedup, RemoveRepeatedSpans
+from pipeline.dedup import ExactDedup, RemoveRepeatedSpans, normalize_url
 from pipeline.document import Document, ErrorRecord, stable_id
 from pipeline.files import LongLine, capped_lines, read_blank_lines, stable_hash64
 from pipeline.filters import Step
@@ -233,17 +232,6 @@ class PopLineCounts(beam.PTransform):
         extra = (popped["lines"] | "SumLineCounts" >> beam.CombineGlobally(stats.SumCounts())
                  | "LinesRemoved" >> beam.Map(lambda counts: {"lines_removed_from_kept_pages": counts}))
         return {"kept": popped["docs"], "extra": extra}
-
-
-# TFDS `c4_utils.normalize_url`, applied before `dedupe_urls`: the scheme and a leading "www.",
-# a query starting with utm_/ref/feed, and trailing slashes are not part of a page's identity
-# (a crawl holds http and https, www and bare, tracking-tagged copies of the same page).
-_URL_SCHEME = re.compile(r"https?://(www\.)?")
-_URL_TRACKING_QUERY = re.compile(r"\?(utm_|ref|feed).*")
-
-
-def normalize_url(url: str) -> str:
-    return _URL_TRACKING_QUERY.sub("", _URL_SCHEME.sub("", url)).rstrip("/")
 
 
 def _url_key(doc: Document) -> str:

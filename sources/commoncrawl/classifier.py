@@ -1,20 +1,25 @@
 """`make classifier`: the fastText "Wikipedia reference" classifier of the LLaMA paper (section 2).
 
-    python -m sources.commoncrawl.classifier --data data [--max-examples N] [--seed S] [beam flags]
+    python -m sources.commoncrawl.classifier --data data [--crawl GLOB] [--negatives GLOB]
+        [--max-examples N] [--min-cited N] [--seed S] [beam flags]
 
 LLaMA: "we trained a linear model to classify pages used as references in Wikipedia v.s.
-randomly sampled pages, and discarded pages not classified as references." RedPajama's
-reproduction trains fastText on pages cited by Wikipedia (positives) against random
-CommonCrawl pages (negatives) and keeps pages with p(wiki) >= 0.25. With no internet we
-cannot fetch the cited pages, so this trains on Wikipedia *article text* (the Wikipedia
-source's output, else the real enwiki dump in .cache/assets) as positives and the raw
-CommonCrawl pages under DATA/raw/commoncrawl as negatives. Writes DATA/models/wiki_classifier.bin.
+randomly sampled pages, and discarded pages not classified as references." So the positives are
+the crawl pages (`--crawl`, default DATA/raw/commoncrawl) whose URL a Wikipedia article cites
+(the Wikipedia job's DATA/clean/wikipedia/cited_urls/), the negatives a seeded random sample of
+the other pages (of `--negatives`, another segment than the one filtered, when given), found by
+a Beam job that joins the two by normalised URL (`references.py`). RedPajama keeps pages with
+p(wiki) >= 0.25. With fewer than `--min-cited` cited pages the positives fall back to Wikipedia
+*article text* (the Wikipedia source's output, else the real enwiki dump in .cache/assets), and
+the JSON beside the model, the CommonCrawl job's stats.json and the report say so loudly.
+Writes DATA/models/wiki_classifier.bin and wiki_classifier.json (the kind of positives, how many
+cited and other pages there were, how many of each were used).
 
-Each class is a seeded sample of at most `--max-examples` pages (by document id, drawn as the
-files stream: `sampling.py`), each held as the first MAX_CHARS characters the classifier sees, so
-memory is bounded by that setting, not by the corpus. DATA, `--negatives` and `--output` may be
-object-store URLs (Beam's `--s3_*` flags reach the store); the model is trained in a local
-temporary folder and copied to `--output`, which appears only when complete.
+Each class is a seeded sample of at most `--max-examples` pages, each held as the first MAX_CHARS
+characters the classifier sees, so memory is bounded by that setting, not by the corpus. DATA,
+`--crawl`, `--negatives` and `--output` may be object-store URLs (Beam's `--s3_*` flags reach the
+store); the model is trained in a local temporary folder, in a fresh process, and copied to
+`--output`, which appears only when complete.
 
 `WikiReference` is the filter the CommonCrawl job applies with that model.
 """
@@ -22,6 +27,7 @@ temporary folder and copied to `--output`, which appears only when complete.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import subprocess
@@ -45,6 +51,13 @@ MAX_CHARS = 10_000  # what the classifier sees of a page (training and predictio
 # examples (cooking.stackexchange: 12,404 train lines); at most MAX_CHARS characters each, two
 # classes of 10,000 hold at most 200M characters (~50M for typical 2-3k character pages).
 MAX_EXAMPLES = 10_000
+# Fewer crawl pages cited by Wikipedia than this, and the positives are Wikipedia article text
+# instead (said loudly): 30 is the usual rule of thumb for the smallest sample whose mean is
+# near-normal, and with fewer a class is a handful of pages (a few sites' boilerplate) that
+# fastText would learn by heart. Set by hand (`--min-cited`), not measured on a real crawl.
+MIN_CITED_PAGES = 30
+CITED, ARTICLE_TEXT = "wikipedia_cited_pages", "wikipedia_article_text"  # the kinds of positives
+DESCRIBED = {CITED: "crawl pages Wikipedia cites", ARTICLE_TEXT: "Wikipedia articles (FALLBACK: too few cited pages)"}
 
 
 def classifier_text(text: str) -> str:
@@ -183,46 +196,156 @@ def train(wiki: list[str], cc: list[str], out_path: str, seed: int = SEED, epoch
     return model
 
 
+def info_path(model_path: str) -> str:
+    """The JSON beside the model that says what it was trained on (`wiki_classifier.json`)."""
+    return (model_path[:-len(".bin")] if model_path.endswith(".bin") else model_path) + ".json"
+
+
+def read_info(model_path: str) -> dict | None:
+    """The model's JSON (None when there is none: a model from before it was written)."""
+    from pipeline.files import read_bytes
+
+    path = info_path(model_path)
+    try:
+        return json.loads(read_bytes(path)) if FileSystems.exists(path) else None
+    except (OSError, ValueError):
+        return {"warning": f"{path} cannot be read: what this classifier was trained on is unknown"}
+
+
+def classifier_stats(model_path: str) -> dict:
+    """What the CommonCrawl job's stats.json says of its classifier: the JSON beside the model
+    (its "warning", when the positives were the fallback, also logged), or that it is unknown."""
+    import logging
+
+    info = read_info(model_path) or {
+        "positives": "unknown",
+        "warning": f"no {info_path(model_path)} beside the model (trained before `make classifier` wrote one): "
+                   "whether its positives were pages Wikipedia cites is unknown; rerun `make classifier`"}
+    if "warning" in info:
+        logging.getLogger("sources.commoncrawl").warning("Wikipedia-reference classifier: %s", info["warning"])
+    return info
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sources.commoncrawl.classifier",
                                      description=__doc__.splitlines()[0],
-                                     epilog="Other flags go to Apache Beam's FileSystems (e.g. --s3_endpoint_url, "
-                                            "--s3_access_key_id, --s3_region_name).")
+                                     epilog="Other flags go to Apache Beam (--runner ..., --direct_running_mode ..., "
+                                            "the object store's --s3_endpoint_url, --s3_access_key_id, ...).")
     parser.add_argument("--data", default="data", help="data root, a path or URL (default: data)")
-    parser.add_argument("--output", default=None, help=f"model path or URL (default: DATA/models/{MODEL_NAME})")
+    parser.add_argument("--output", default=None, help=f"model path or URL (default: DATA/models/{MODEL_NAME}; "
+                        "the JSON saying what it was trained on goes beside it)")
+    parser.add_argument("--crawl", default=None,
+                        help="WET/WARC files or folders whose pages Wikipedia may cite (default: DATA/raw/commoncrawl)")
+    parser.add_argument("--cited-urls", default=None,
+                        help="the cited URLs (default: DATA/clean/wikipedia/cited_urls/*.txt.gz, the Wikipedia job's)")
     parser.add_argument("--negatives", default=None,
-                        help="WET/WARC files or folders of random CommonCrawl pages (default: DATA/raw/commoncrawl; "
+                        help="WET/WARC files or folders of random CommonCrawl pages (default: the --crawl pages; "
                              "on real data, prefer a segment the job will not filter)")
     parser.add_argument("--max-examples", type=int, default=MAX_EXAMPLES,
                         help=f"most pages of each class, a seeded sample (default: {MAX_EXAMPLES:,})")
+    parser.add_argument("--min-cited", type=int, default=MIN_CITED_PAGES,
+                        help=f"fewer cited crawl pages than this: Wikipedia article text is the positives instead "
+                             f"(default: {MIN_CITED_PAGES})")
     parser.add_argument("--seed", type=int, default=SEED, help=f"sampling, shuffle and training seed (default: {SEED})")
     parser.add_argument("--epochs", type=int, default=25, help="fastText epochs (default: 25)")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from pipeline.localcache import store_error
-    from sources.commoncrawl.lm import error, parse, wikipedia_docs, writable
+def _inputs(args) -> tuple[list[tuple[str, bool]], str, str | None]:
+    """((file, its pages are negative candidates) for every crawl file, where the negatives come
+    from, the cited-URL glob or None when there are no such files)."""
+    from pipeline.files import expand_inputs
 
-    args = parse(build_parser(), argv)
+    def files(spec: str) -> list[str]:
+        try:
+            return expand_inputs(spec)
+        except FileNotFoundError:
+            return []
+
+    crawl = args.crawl or FileSystems.join(args.data, "raw", "commoncrawl")
+    negatives = args.negatives or crawl
+    pool = set(files(negatives))
+    work = [(path, path in pool) for path in sorted(set(files(crawl)) | pool)]
+    cited = args.cited_urls or FileSystems.join(args.data, "clean", "wikipedia", "cited_urls", "*.txt.gz")
+    try:
+        matched = FileSystems.match([cited])[0].metadata_list
+    except Exception:  # Beam raises when nothing matches
+        matched = []
+    return work, negatives, cited if matched else None
+
+
+def _positives(args, found) -> tuple[list[str], dict]:
+    """The positives' texts and what the JSON beside the model says about them: the cited crawl
+    pages, or (too few of them) Wikipedia article text, said loudly."""
+    from sources.commoncrawl.lm import wikipedia_docs
+
+    info = {"cited_urls": found.cited_urls, "cited_pages_found": found.cited_pages,
+            "other_pages_found": found.other_pages, "min_cited": args.min_cited}
+    if found.cited_pages >= args.min_cited:
+        return found.positives, {"positives": CITED, **info}
+    docs, origin = wikipedia_docs(args.data)
+    wiki = sample_texts(docs, args.max_examples, args.seed)
+    info["warning"] = (f"FALLBACK: only {found.cited_pages} crawl pages are cited by Wikipedia ({found.cited_urls:,} "
+                       f"cited URLs; fewer than --min-cited {args.min_cited}), so the positives are Wikipedia "
+                       f"article text from {origin}, not the pages Wikipedia cites (LLaMA's classifier): give "
+                       "a crawl segment that holds cited pages, or the Wikipedia job's cited_urls/")
+    return wiki, {"positives": ARTICLE_TEXT, **info}
+
+
+def _find(references, options, work, cited, args, out_dir):
+    """The Beam job's examples; a failure inside it (a damaged cited-URL file) is an OSError
+    naming the job, so the command says one line, not a worker's traceback."""
+    import uuid
+
+    try:
+        return references.find_examples(options, work, cited, args.max_examples, args.seed,
+                                        FileSystems.join(out_dir, f".tmp-classifier-{uuid.uuid4().hex[:8]}.jsonl.gz"),
+                                        MAX_CHARS)
+    except OSError:
+        raise
+    except Exception as exc:  # Beam wraps what failed on a worker in its own errors
+        last = str(exc).strip().splitlines()[-1:] or [type(exc).__name__]
+        raise OSError(f"the classifier's Beam job failed ({cited or 'no cited URLs'}): {last[0][:500]}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.files import write_atomic_bytes
+    from pipeline.localcache import store_error
+    from pipeline.options import beam_options
+    from sources.commoncrawl import references
+    from sources.commoncrawl.lm import error, parse, writable
+
+    parser = build_parser()
+    args = parse(parser, argv)
     out = args.output or FileSystems.join(args.data, "models", MODEL_NAME)
-    problem = writable(FileSystems.split(out)[0] or ".", "--output", args)
+    out_dir = FileSystems.split(out)[0] or "."
+    problem = writable(out_dir, "--output", args)
     if problem:
         return error(problem)
-    raw_dir = args.negatives or FileSystems.join(args.data, "raw", "commoncrawl")
     try:
-        docs, origin = wikipedia_docs(args.data)
-        wiki = sample_texts(docs, args.max_examples, args.seed)
-        cc = cc_pages(raw_dir, args.max_examples, args.seed)
-        if not wiki or not cc:
-            return error(f"need Wikipedia text ({len(wiki)} from {origin}) and CommonCrawl pages "
-                         f"({len(cc)} under {raw_dir}; `make sample` writes some)")
-        print(f"[classifier] positives: {len(wiki)} Wikipedia articles from {origin}; negatives: {len(cc)} raw "
-              f"CommonCrawl pages from {raw_dir} (at most {args.max_examples:,} each, seed {args.seed})", flush=True)
-        model = train(wiki, cc, out, args.seed, args.epochs)
+        work, negatives, cited = _inputs(args)
+        if not any(pool for _, pool in work):
+            return error(f"need CommonCrawl pages (0 under {negatives}; `make sample` writes some) for the negatives")
+        found = _find(references, beam_options(parser.parse_known_args(argv)[1]), work, cited, args, out_dir)
+        if not found.negatives:
+            return error(f"need CommonCrawl pages (0 with words under {negatives}) for the negatives")
+        wiki, info = _positives(args, found)
+        if not wiki:
+            return error("need Wikipedia text for the positives (too few cited crawl pages, and no article text)")
+        info.update(positives_used=len(wiki), negatives_used=len(found.negatives), negatives_from=negatives,
+                    max_examples=args.max_examples, seed=args.seed)
+        print(f"[classifier] positives: {len(wiki)} {DESCRIBED[info['positives']]}; negatives: {len(found.negatives)} "
+              f"random CommonCrawl pages of {found.other_pages} from {negatives} (at most {args.max_examples:,} "
+              f"each, seed {args.seed})", flush=True)
+        if "warning" in info:
+            print(f"[classifier] WARNING: {info['warning']}", file=sys.stderr, flush=True)
+        if FileSystems.exists(info_path(out)):  # a model without its JSON says "unknown", never another's kind
+            FileSystems.delete([info_path(out)])
+        model = train(wiki, found.negatives, out, args.seed, args.epochs)
+        write_atomic_bytes(info_path(out), (json.dumps(info, indent=1, sort_keys=True) + "\n").encode())
     except OSError as exc:  # the data cannot be read, or the model not written
         return error(store_error(exc))
-    print(f"[classifier] {len(model.words)} words, labels {model.labels} -> {out}", flush=True)
+    print(f"[classifier] {len(model.words)} words, labels {model.labels} -> {out} (+ {info_path(out)})", flush=True)
     return 0
 
 

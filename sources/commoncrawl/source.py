@@ -31,7 +31,7 @@ from pipeline.warc import MAX_RECORD_BYTES, read_warc
 from sources.base import Source, SourceConfig
 from sources.commoncrawl import LANGUAGES
 from sources.commoncrawl.classifier import DEFAULT_THRESHOLD as WIKI_THRESHOLD
-from sources.commoncrawl.classifier import MODEL_NAME, WikiReference, require_classifier
+from sources.commoncrawl.classifier import MODEL_NAME, WikiReference, classifier_stats, require_classifier
 from sources.commoncrawl.line_dedup import dedup_lines_in_memory, line_dedup
 from sources.commoncrawl.perplexity import PerplexityBuckets, load_cutoffs, require_lm
 
@@ -111,6 +111,8 @@ class CommonCrawl(Source):
         extra = {"perplexity_cutoffs": dict(first)}
         if len(by_language) > 1:
             extra["perplexity_cutoffs"]["by_language"] = by_language
+        if c.wiki_threshold > 0:  # the kind of positives it was trained on (the JSON beside the model)
+            extra["wiki_classifier"] = classifier_stats(c.classifier_model)
         return extra
 
     def plain_loop(self, paths: list[str]) -> tuple[list[Document], dict[str, int], dict[str, int]]:

@@ -6,7 +6,8 @@ Input: `*-pages-articles*.xml.bz2` dumps as distributed (multistream too; `.xml`
 work as well). Steps: stream every page of every dump (sources/wikipedia/dump.py) -> reshuffle
 the pages so a big dump's pages are converted on every worker -> keep the 20 languages
 (`--languages` widens it), namespace 0, no redirects, no disambiguation pages -> wikitext to
-plain text (sources/wikipedia/wikitext.py) -> drop pages with markup that could not be parsed
+plain text (sources/wikipedia/wikitext.py), the URLs each article cites written beside the
+clean shards (`cited_urls/`, sources/wikipedia/citations.py) -> drop pages with markup that could not be parsed
 (unbalanced templates) and pages with no text left once the markup is gone (only an infobox, a
 table, a list of links to files). No length minimum by default: the paper removes only
 boilerplate, and a real stub ("X is a village in Y.") is an article (`--min-chars` sets one).
@@ -26,8 +27,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document, ErrorRecord
 from pipeline.filters import ERRORS, Filter, MinChars, Step
-from sources.base import Source, SourceConfig
-from sources.wikipedia import wikitext
+from sources.base import LINES, Source, SourceConfig
+from sources.wikipedia import citations, wikitext
 from sources.wikipedia.dump import DumpError, Page, SiteInfo, iter_pages, language_of, open_stream
 from sources.wikipedia.ranges import (at_stream_starts, index_path, index_starts, iter_range, page_aligned, plan,
                                       stream_starts)
@@ -225,10 +226,24 @@ class WikitextToText(Filter):
         return True
 
 
+class CitedUrls(Filter):
+    """Keeps every page; notes the URLs an article cites (`citations.py`, raw wikitext, so it runs
+    before the conversion), normalised as C4's, for DATA/clean/wikipedia/cited_urls/ (the job
+    writes each URL once there, for `make classifier`'s join with the crawl; stats.json counts
+    them). A page dropped later for its markup still cites what it cites."""
+
+    name = "cited_urls"
+
+    def filter(self, doc):
+        doc.meta[LINES + self.name] = citations.cited_urls(doc.text)
+        return True
+
+
 class WikipediaSource(Source):
     name = NAME
     Config = WikipediaConfig
     description = "Wikipedia XML dumps in 20 languages, wikitext to plain text"
+    writes_lines = (CitedUrls.name,)
 
     def read(self, path):
         yield from read_dump(path)
@@ -252,6 +267,7 @@ class WikipediaSource(Source):
             ("KeepArticles", ArticlesOnly()),
             ("SkipRedirects", SkipRedirects()),
             ("SkipDisambiguation", SkipDisambiguation()),
+            ("CitedUrls", CitedUrls()),
             ("WikitextToText", WikitextToText()),
         ] + ([("MinChars", MinChars(config.min_chars))] if config.min_chars > 0 else [])
 

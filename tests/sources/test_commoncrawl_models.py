@@ -20,6 +20,8 @@ from tests.fixtures.s3_server import s3_store
 
 CAPS = ["--vocab-size", "1000", "--max-chars", "40000", "--min-chars", "5000", "--reference-pages", "60"]
 MODELS = ["en.sp.model", "en.arpa.bin", "en.cutoffs.json"]
+CLASSIFIER = [classifier.MODEL_NAME, "wiki_classifier.json"]  # the model and what it was trained on
+IN_MEMORY = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]  # the classifier's Beam job, in-process
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def root(tmp_path_factory):
 def local_models(root):
     """The commands run on the local root, models in DATA/models; returns (models folder, stdout)."""
     assert lm.main(["--data", str(root), *CAPS]) == 0
-    assert classifier.main(["--data", str(root), "--max-examples", "25", "--epochs", "2"]) == 0
+    assert classifier.main(["--data", str(root), "--max-examples", "25", "--epochs", "2", *IN_MEMORY]) == 0
     return root / "models"
 
 
@@ -54,7 +56,7 @@ def one_error_line(capsys) -> str:
 
 
 def test_lm_trains_on_at_most_max_chars_and_scores_at_most_reference_pages(local_models, capsys):
-    assert sorted(os.listdir(local_models)) == sorted(MODELS + [classifier.MODEL_NAME])
+    assert sorted(os.listdir(local_models)) == sorted(MODELS + CLASSIFIER)
     cutoffs = json.loads((local_models / "en.cutoffs.json").read_text())
     assert 10 <= cutoffs["pages"] <= 60 and cutoffs["head"] < cutoffs["tail"]
     docs = [(f"wikipedia/{i}", t) for i, t in enumerate(itertools.islice(lm.dump_texts(asset_path(lm.ENWIKI_ASSET)), 40))]
@@ -65,9 +67,12 @@ def test_lm_trains_on_at_most_max_chars_and_scores_at_most_reference_pages(local
 
 def test_classifier_takes_at_most_max_examples_of_each_class(root, tmp_path, capsys):
     out = tmp_path / "wiki.bin"
-    assert classifier.main(["--data", str(root), "--output", str(out), "--max-examples", "7", "--epochs", "2"]) == 0
-    said = capsys.readouterr().out
-    assert "positives: 7 Wikipedia articles" in said and "negatives: 7 raw CommonCrawl pages" in said
+    assert classifier.main(["--data", str(root), "--output", str(out), "--max-examples", "7", "--epochs", "2",
+                            *IN_MEMORY]) == 0
+    said = capsys.readouterr().out  # no cited URLs under this root: article text, said (tests/.../references)
+    assert "positives: 7 Wikipedia articles (FALLBACK" in said and "negatives: 7 random CommonCrawl pages" in said
+    info = json.loads((tmp_path / "wiki.json").read_text())
+    assert (info["positives"], info["positives_used"], info["negatives_used"]) == (classifier.ARTICLE_TEXT, 7, 7)
     assert out.stat().st_size > 0 and not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
 
 
@@ -78,7 +83,7 @@ def test_same_models_when_data_and_models_are_s3_urls(root, local_models, tmp_pa
         store.upload_tree(str(root / "raw"), data + "/raw")
         assert lm.main(["--data", data, *CAPS, *store.flags]) == 0
         assert classifier.main(["--data", data, "--max-examples", "25", "--epochs", "2", *store.flags]) == 0
-        assert store.keys(data + "/models/") == [f"data/models/{n}" for n in sorted(MODELS + [classifier.MODEL_NAME])]
+        assert store.keys(data + "/models/") == [f"data/models/{n}" for n in sorted(MODELS + CLASSIFIER)]
         assert store.get(f"{data}/models/en.arpa.bin") == (local_models / "en.arpa.bin").read_bytes()
         remote_bin = store.get(f"{data}/models/{classifier.MODEL_NAME}")
         assert remote_bin == (local_models / classifier.MODEL_NAME).read_bytes()
@@ -115,7 +120,7 @@ def test_data_that_cannot_be_read_is_one_error_line(root, tmp_path, capsys):
     shard.write_bytes(shard.read_bytes()[:5000])  # a cut download
     assert lm.main(["--data", str(bad), *CAPS]) == 2
     assert "wikipedia-00000-of-00001.jsonl.gz" in one_error_line(capsys)
-    assert classifier.main(["--data", str(bad), "--negatives", str(root / "raw")]) == 2
+    assert classifier.main(["--data", str(bad), "--negatives", str(root / "raw"), *IN_MEMORY]) == 2
     assert "wikipedia-00000-of-00001.jsonl.gz" in one_error_line(capsys)
     assert not (bad / "models" / "en.arpa.bin").exists()
 
