@@ -13,6 +13,7 @@ CKPT_EVERY ?=
 SEQ_LEN ?= 2048
 VOCAB ?=
 TOTAL_TOKENS ?=
+NEGATIVES ?=
 LANGUAGES ?=
 TASKS ?=
 LIMIT ?=
@@ -73,8 +74,10 @@ bench: setup
 lm: setup
 	$(PY) -m sources.commoncrawl.lm --data '$(DATA)' $(if $(LANGUAGES),--languages '$(LANGUAGES)') $(BEAM_ARGS)
 
+# NEGATIVES=<WET files or folder>: random pages of another segment than the one the job filters (the paper's
+# "randomly sampled pages"; default: the crawl itself).
 classifier: setup
-	$(PY) -m sources.commoncrawl.classifier --data '$(DATA)' $(BEAM_ARGS)
+	$(PY) -m sources.commoncrawl.classifier --data '$(DATA)' $(if $(NEGATIVES),--negatives '$(NEGATIVES)') $(BEAM_ARGS)
 
 clean-data:
 	rm -rf '$(DATA)/clean' '$(DATA)/rejected' '$(DATA)/errors' '$(DATA)/tokens' '$(DATA)/tokenizer'

@@ -1,5 +1,7 @@
 """`python -m samples.build --output data/raw`: writes `data/raw/<source>/` for every source
-whose sample module exists (`samples/<source>.py` with `build(out_dir, assets_dir, seed)`).
+whose sample module exists (`samples/<source>.py` with `build(out_dir, assets_dir, seed)`), and
+`data/raw/<source>-negatives/` where the module also has `build_negatives` (CommonCrawl: another
+segment, the negatives of `make classifier`).
 
 Deterministic: the same assets and seed give the same files.
 """
@@ -38,15 +40,20 @@ def main(argv: list[str] | None = None) -> int:
     for name, module in builders().items():
         if name not in wanted:
             continue
-        out_dir = os.path.join(args.output, name)
-        if os.path.isdir(out_dir):
-            shutil.rmtree(out_dir)
-        os.makedirs(out_dir)
-        module.build(out_dir, assets, args.seed)
-        n_files = sum(len(f) for _, _, f in os.walk(out_dir))
-        size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(out_dir) for f in fs)
-        print(f"[sample] {name}: {n_files} files, {size / 1e6:.2f} MB in {out_dir}")
+        _build(module.build, os.path.join(args.output, name), assets, args.seed)
+        if hasattr(module, "build_negatives"):  # another segment, for `make classifier`'s negatives
+            _build(module.build_negatives, os.path.join(args.output, f"{name}-negatives"), assets, args.seed)
     return 0
+
+
+def _build(build, out_dir: str, assets: str, seed: int) -> None:
+    if os.path.isdir(out_dir):
+        shutil.rmtree(out_dir)
+    os.makedirs(out_dir)
+    build(out_dir, assets, seed)
+    n_files = sum(len(f) for _, _, f in os.walk(out_dir))
+    size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(out_dir) for f in fs)
+    print(f"[sample] {os.path.basename(out_dir)}: {n_files} files, {size / 1e6:.2f} MB in {out_dir}")
 
 
 if __name__ == "__main__":

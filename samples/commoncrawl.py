@@ -21,6 +21,12 @@
   pages (articles not used above) are all read, no error; each page then meets the fate of
   the other news pages.
 - `iana.warc.gz`: a real crawl (WARC `response` records with HTML), copied unchanged.
+
+`build_negatives(out_dir, assets_dir, seed)` writes another "segment" (data/raw/commoncrawl-negatives/):
+random pages of a crawl the CommonCrawl job does not filter, the negatives of `make classifier`
+(the paper's "randomly sampled pages"): the news articles not used above, framed as the others,
+and keyword-spam and word-salad pages of its own. A classifier whose negatives are the very pages
+it later filters has seen each of them labelled "not a reference" and rejects them all.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ PREFIX = "CC-MAIN-20230320083513-20230320113513"
 N_FILES = 4
 NEWS_PAGES = 220  # lee_background.cor articles 0..219 make the news pages of the files above
 NEWS_WHOLE_GZIP = 8  # the next ones make the pages of the file gzipped as a whole
+NEWS_ARTICLES = 300  # lee_background.cor's articles; those after the two above go to the negatives
+NEGATIVES_PREFIX = "CC-MAIN-20230321002050-20230321032050"  # another segment of the same crawl
 NAV = [
     "Home | News | Sport | Business | Weather | Contact us",
     "Home > World > Australia",
@@ -82,6 +90,16 @@ def build(out_dir: str, assets_dir: str, seed: int) -> None:
     whole = [conversion_record(u, lg, t.encode(), rng)
              for u, lg, t in _news(assets_dir, rng, NEWS_PAGES, NEWS_PAGES + NEWS_WHOLE_GZIP)]
     write_wet(os.path.join(out_dir, f"{PREFIX}-00005.warc.wet.gz"), whole, 5, rng, per_record=False)
+
+
+def build_negatives(out_dir: str, assets_dir: str, seed: int) -> None:
+    rng = random.Random(seed)
+    first = NEWS_PAGES + NEWS_WHOLE_GZIP
+    junk = [(url.replace(".example/", "-b.example/"), lang, text) for url, lang, text in _junk(assets_dir, rng)]
+    pages = _news(assets_dir, rng, first, NEWS_ARTICLES) + junk
+    rng.shuffle(pages)
+    records = [conversion_record(url, lang, text.encode("utf-8"), rng) for url, lang, text in pages]
+    write_wet(os.path.join(out_dir, f"{NEGATIVES_PREFIX}-00000.warc.wet.gz"), records, 0, rng)
 
 
 def _pages(assets_dir: str, rng: random.Random) -> list[tuple[str, str, str]]:

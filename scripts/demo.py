@@ -41,7 +41,8 @@ def stages(data: str) -> list[tuple[str, list[str] | None]]:
     for name in CORPUS_ORDER:
         if name == "commoncrawl" and name in sources:
             out.append(("lm", [py, "-m", "sources.commoncrawl.lm", "--data", data]))
-            out.append(("classifier", [py, "-m", "sources.commoncrawl.classifier", "--data", data]))
+            out.append(("classifier", [py, "-m", "sources.commoncrawl.classifier", "--data", data,
+                                       "--negatives", f"{data}/raw/commoncrawl-negatives"]))
         models = ["--lm-dir", f"{data}/models", "--classifier-model", f"{data}/models/wiki_classifier.bin"]
         out.append((f"corpus {name}", [py, "-m", "sources.run", "--source", name, "--output", data, "--keep-rejected",
                                        *(models if name == "commoncrawl" else [])] if name in sources else None))

@@ -23,5 +23,5 @@ def test_samples_are_byte_identical_across_builds(tmp_path):
     build_samples(["--output", str(tmp_path / "two")])
     one, two = _digests(str(tmp_path / "one")), _digests(str(tmp_path / "two"))
     assert {p.split(os.sep)[0] for p in one} == {"commoncrawl", "c4", "github", "wikipedia", "books", "arxiv",
-                                                 "stackexchange"}
+                                                 "stackexchange", "commoncrawl-negatives"}
     assert one == two

@@ -159,6 +159,26 @@ def test_classifier_trained_on_cited_pages_says_so(chain, tmp_path, capsys):
     assert "20 of the 60 crawl pages Wikipedia cites" in classifier_note(stats)
 
 
+def test_negatives_from_another_segment_are_its_pages_only(chain, tmp_path):
+    """The demo's classifier takes its negatives from the sample's second segment
+    (`build_negatives`): pages of a crawl the job does not filter, none of them cited."""
+    root, _, _ = chain
+    other = root / "raw" / "commoncrawl-negatives"
+    other.mkdir(exist_ok=True)
+    cc_sample.build_negatives(str(other), os.path.dirname(asset_path("lid.176.ftz")), 1234)
+    theirs = [r for p in expand_inputs(str(other)) for r in read_warc(p, "commoncrawl") if isinstance(r, Document)]
+    ours = {r.meta["url"] for p in expand_inputs(str(root / "raw" / "commoncrawl"))
+            for r in read_warc(p, "commoncrawl") if isinstance(r, Document)}
+    assert len(theirs) > 60 and not {d.meta["url"] for d in theirs} & ours  # another segment's pages
+    out = tmp_path / "wiki_classifier.bin"
+    args = ["--data", str(root), "--output", str(out), "--negatives", str(other), "--max-examples", "200",
+            "--epochs", "2", *IN_MEMORY]
+    assert classifier.main(args) == 0
+    info = json.loads((tmp_path / "wiki_classifier.json").read_text())
+    assert info["negatives_from"] == str(other) and info["other_pages_found"] == len(theirs)
+    assert (info["positives_used"], info["negatives_used"]) == (CITED_PAGES, len(theirs))
+
+
 def test_too_few_cited_pages_fall_back_to_article_text_loudly(chain, tmp_path, capsys):
     root, wiki_stats, _ = chain
     out = tmp_path / "wiki_classifier.bin"
