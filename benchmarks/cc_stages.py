@@ -132,18 +132,18 @@ def lid_rows(docs: list) -> list[Row]:
 
     ours = LanguageId(("en",), 0.5)
     ours.setup()
-    ours_s = cpu(lambda: [ours(d) for d in docs])
     try:
         from datatrove.data import Document as DTDocument
         from datatrove.pipeline.filters import LanguageFilter
         from fasttext.FastText import _FastText
     except ImportError as exc:
+        ours_s = cpu(lambda: [ours(d) for d in docs])
         return [Row("commoncrawl language id", "docs/s", len(docs) / ours_s, "datatrove LanguageFilter", float("nan"),
                     notes=f"datatrove not importable: {exc}")]
     theirs = LanguageFilter(languages=["en"], language_threshold=0.5)
     theirs.model._model = _FastText(lid_model_path())  # the same local model (it would download lid.176.bin)
     dt_docs = [DTDocument(text=d.text, id=d.id, metadata={}) for d in docs]
-    theirs_s = cpu(lambda: [theirs.filter(d) for d in dt_docs])
+    ours_s, theirs_s = pair(lambda: [ours(d) for d in docs], lambda: [theirs.filter(d) for d in dt_docs])
     agree = sum(ours(d)[0] == bool(theirs.filter(t)) for d, t in zip(docs, dt_docs)) / len(docs)
     return [Row("commoncrawl language id", "docs/s", len(docs) / ours_s, "datatrove LanguageFilter",
                 len(docs) / theirs_s, notes=f"{len(docs)} pages, same lid.176 model, keep/drop agree {agree:.1%}")]
