@@ -39,7 +39,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pipeline.document import Document
 from pipeline.filters import Filter
-from pipeline.langid import load_fasttext
+from pipeline.langid import fasttext_line, load_fasttext, predict_line
 from sources.commoncrawl.sampling import SEED, SeededSample, raw_pages
 
 MODEL_NAME = "wiki_classifier.bin"
@@ -98,8 +98,8 @@ class WikiReference(Filter):
     def score(self, text: str) -> float:
         """p(wiki) of a page."""
         self.setup()
-        labels, probs = self._model.predict(classifier_text(text), k=2)
-        scores = dict(zip(labels, probs))
+        # the words of classifier_text(text), without collapsing the whitespace (see fasttext_line)
+        scores = {label: prob for prob, label in predict_line(self._model, fasttext_line(text[:MAX_CHARS].lower()), 2)}
         return float(min(1.0, scores.get(LABEL_WIKI, 0.0)))
 
     def filter(self, doc: Document):

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.document import Document
 from pipeline.filters import run_filters
-from pipeline.langid import LanguageId, lid_model_path
+from pipeline.langid import LanguageId, fasttext_line, lid_model_path
 
 ENGLISH = ("Hundreds of people have been forced to vacate their homes in the Southern Highlands\n"
            "as strong winds today pushed a huge bushfire towards the town.")
@@ -57,6 +57,21 @@ def test_language_list_is_configurable():
 def test_newlines_do_not_change_the_prediction(english):
     one_line = english.predict(ENGLISH.replace("\n", " "))
     assert english.predict(ENGLISH) == one_line
+
+
+def test_fasttext_line_gives_fasttext_the_words_of_the_collapsed_text(english):
+    # every character Python's split() and fastText's tokenizer disagree on: \0 splits only for
+    # fastText, the others only for Python
+    odd = "\x00\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000"
+    texts = [ENGLISH, GERMAN + "\r\n\t\x0b\x0c  " + RUSSIAN, " \n\n "]
+    texts += [ENGLISH.replace(" ", c, 3) for c in odd]
+    for text in texts:
+        line = fasttext_line(text)
+        assert "\n" not in line
+        collapsed = " ".join(text.split())
+        assert english._model.get_line(line) == english._model.get_line(collapsed), repr(text)
+        labels, probs = english._model.predict(collapsed, k=1)
+        assert english.predict(text) == (labels[0].replace("__label__", ""), float(min(1.0, probs[0])))
 
 
 def test_model_is_not_pickled_and_loads_again(english):
