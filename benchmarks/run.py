@@ -2,16 +2,23 @@
 
 Each figure sits beside the floor or peer measured in the same run, as a ratio (the machine is
 shared and noisy; absolute times drift). The file is regenerated, never hand-edited.
+
+Each benchmark runs in a process of its own: what one imports or leaves behind (transformers'
+tokenizer converters after lm-eval's model, a torch allocator after the corpus models) must not
+change the next one's figures or make it fail, as it did when they shared one process.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import json
 import math
 import os
 import pkgutil
 import platform
+import subprocess
 import sys
 import time
 import traceback
@@ -62,6 +69,35 @@ def _gpu_section(path: str) -> str:
     return "\n" + old[start:end + len(GPU_SECTION[1])] + "\n" if 0 <= start < end else ""
 
 
+ROWS_MARK = "[bench-rows] "  # the child's last line: its rows as JSON
+
+
+def run_isolated(name: str, full: bool) -> tuple[list[Row], str]:
+    """Runs benchmarks/<name>.py in a child process: (its rows, the failure's traceback or "")."""
+    code = f"import sys; from benchmarks.run import child; sys.exit(child({name!r}, {full!r}))"
+    proc = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                          cwd=os.path.dirname(HERE))
+    lines = proc.stdout.splitlines()
+    marks = [line for line in lines if line.startswith(ROWS_MARK)]
+    sys.stdout.write("".join(line + "\n" for line in lines if not line.startswith(ROWS_MARK)))
+    if not marks:
+        return [], f"the benchmark's process ended with status {proc.returncode} and no rows"
+    result = json.loads(marks[-1][len(ROWS_MARK):])
+    return [Row(**row) for row in result["rows"]], result["failure"]
+
+
+def child(name: str, full: bool) -> int:
+    """In the child: run one benchmark, print its rows (and a failure's traceback) as one line."""
+    rows, failure = [], ""
+    try:
+        module = importlib.import_module(f"benchmarks.{name}")
+        rows = [dataclasses.asdict(row) for row in module.run(quick=not full)]
+    except Exception:
+        failure = traceback.format_exc(limit=3)
+    print(ROWS_MARK + json.dumps({"rows": rows, "failure": failure}), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="larger inputs (slower; default: quick)")
@@ -79,13 +115,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[bench] {short} ...", flush=True)
         t0 = time.time()
-        try:
-            module = importlib.import_module(f"benchmarks.{name}")
-            for row in module.run(quick=not args.full):
-                rows.append((short, row))
-        except Exception:
-            failures.append((short, traceback.format_exc(limit=3)))
-            print(f"[bench] {short} failed:\n{failures[-1][1]}", file=sys.stderr)
+        found, failure = run_isolated(name, args.full)
+        rows += [(short, row) for row in found]
+        if failure:
+            failures.append((short, failure))
+            print(f"[bench] {short} failed:\n{failure}", file=sys.stderr)
         print(f"[bench] {short}: {time.time() - t0:.0f}s", flush=True)
     text = "\n".join([
         "# Benchmark results",
