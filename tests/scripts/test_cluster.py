@@ -86,8 +86,12 @@ def test_everything_stops_when_the_block_ends_or_raises(tmp_path):
         assert not os.path.exists(tmp)
 
 
+# A process started from a background job inherits SIGINT ignored (POSIX shells do that without job
+# control), and Python then installs no KeyboardInterrupt handler: the command under test gets the
+# terminal's Ctrl-C handling back, as it has when a user runs it.
 HOLD = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from scripts.cluster import LocalCluster
     with LocalCluster(bucket="signal-test") as box:
         print(json.dumps({"pids": box.pids(), "tmp": box.tmp}), flush=True)
