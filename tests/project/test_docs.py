@@ -48,6 +48,7 @@ NOT_RUN: list[tuple[str, str]] = [
     (r"zcat data/clean/", "reads the output of the command before it"),
     (r"make demo$", "the whole recipe on the sample, minutes of CPU; each stage runs on its sample in the "
                     "tests of its package (tests/sources, tests/tokenizer, tests/tokens, tests/training)"),
+    (r"make test$", "the whole test suite, which this test is part of (CI runs it on a fresh clone)"),
     (r"make corpus SOURCE=commoncrawl INPUT='downloads/", "reads a downloaded Common Crawl WET file"),
     (r"make corpus ", _SOURCES_JOBS),
     (r"make (lm|classifier)\b", "trains on Wikipedia and crawl data; tests/sources/test_commoncrawl_models.py"),
