@@ -17,6 +17,8 @@ import sys
 
 
 def peak_rss_mb() -> float:
+    # Not tokens.stages.peak_rss_mb: that module imports Beam, whose start-up CPU-seconds the
+    # floor's process (measured whole) must not pay.
     try:
         with open("/proc/self/status") as f:
             return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM"))
